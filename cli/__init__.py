@@ -1,0 +1,1 @@
+"""The ``genpo`` command-line interface (installed as ``genpo.cli``)."""

@@ -1,0 +1,99 @@
+"""The batched, torch-native environment interface every backend implements (modeled on IsaacLab's).
+
+Conventions every backend follows:
+
+* ``reset()`` returns ``(obs [N, observation_dim], extras)``; ``step(action [N, action_dim])`` returns
+  ``(obs, reward [N], terminated [N] bool, truncated [N] bool, extras)``, all tensors on ``device``.
+* Sub-environments reset themselves inside ``step``: where ``terminated | truncated`` the returned
+  ``obs`` already belongs to the next episode.
+* ``extras`` keys (all optional except where noted):
+
+  - ``"final_observation"``: ``[N, observation_dim]``, the observation the finished episode ended on
+    (valid in rows where ``terminated | truncated``). Trainers bootstrap truncated episodes from it;
+    when a backend cannot provide it (IsaacLab), trainers fall back to the pre-step observation,
+    as rsl_rl does.
+  - ``"critic_observation"`` / ``"final_critic_observation"``: privileged observations for an
+    asymmetric critic, width ``critic_observation_dim``.
+  - ``"episode"``: ``{"return": Tensor[k], "length": Tensor[k]}`` for the k episodes that ended in
+    this step (undiscounted return of the raw reward).
+  - ``"log"``: ``{name: float | Tensor}`` backend metrics to log as they are (IsaacLab's ``extras["log"]``).
+
+* Actions are clipped to ``[action_low, action_high]`` inside the backend: log-probabilities stay
+  those of the unclipped latent the policy produced.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+from torch import Tensor
+
+StepResult = tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]
+
+
+class VecEnv(ABC):
+    """A batch of ``num_envs`` environments stepped together.
+
+    Attributes:
+        num_envs: Number of sub-environments N.
+        observation_dim: Width of the policy observation.
+        critic_observation_dim: Width of the critic's privileged observation, or ``None`` when the
+            critic reads the policy observation.
+        action_dim: Width of the action.
+        device: Where returned tensors live.
+        action_low: Lower action bounds ``[action_dim]`` or ``None`` (unbounded).
+        action_high: Upper action bounds ``[action_dim]`` or ``None``.
+        max_episode_length: Steps after which an episode is truncated, if known.
+        env_id: The id it was made from (e.g. ``"gym:HalfCheetah-v5"``).
+    """
+
+    num_envs: int
+    observation_dim: int
+    critic_observation_dim: int | None = None
+    action_dim: int
+    device: torch.device
+    action_low: Tensor | None = None
+    action_high: Tensor | None = None
+    max_episode_length: int | None = None
+    env_id: str = ""
+
+    @abstractmethod
+    def reset(self, seed: int | None = None) -> tuple[Tensor, dict[str, Any]]:
+        """Resets every sub-environment; ``seed`` seeds them (sub-env i gets ``seed + i`` where that applies)."""
+
+    @abstractmethod
+    def step(self, action: Tensor) -> StepResult:
+        """Steps every sub-environment with ``action [N, action_dim]`` (auto-reset inside)."""
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Releases worker processes, simulators and windows."""
+
+    def __enter__(self) -> VecEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EpisodeTracker:
+    """Running undiscounted returns and lengths per sub-environment, for ``extras["episode"]``.
+
+    Args:
+        num_envs: Number of sub-environments.
+        device: Device of the tensors it receives.
+    """
+
+    def __init__(self, num_envs: int, device: torch.device | str = "cpu") -> None:
+        self.returns = torch.zeros(num_envs, dtype=torch.float64, device=device)
+        self.lengths = torch.zeros(num_envs, dtype=torch.long, device=device)
+
+    def update(self, reward: Tensor, done: Tensor) -> dict[str, Tensor]:
+        """Adds one step; returns the stats of the episodes that ended on it and restarts them."""
+        self.returns += reward.to(self.returns.dtype)
+        self.lengths += 1
+        stats = {"return": self.returns[done].float(), "length": self.lengths[done].clone()}
+        self.returns[done] = 0.0
+        self.lengths[done] = 0
+        return stats

@@ -1,0 +1,32 @@
+"""Integrators (noise <-> latent maps) and likelihood estimators (their log-dets)."""
+
+from genpo.inversion import edict, euler, pf_ode  # noqa: F401  (registers the integrators)
+from genpo.inversion.base import INTEGRATORS, Integrator, InversionError, batch_jacobian, std_normal_log_prob
+from genpo.inversion.edict import EdictIntegrator
+from genpo.inversion.euler import EulerIntegrator
+from genpo.inversion.likelihood import (
+    LIKELIHOODS,
+    ExactEstimator,
+    HutchinsonEstimator,
+    JacobianEstimator,
+    LikelihoodEstimator,
+    TraceEstimator,
+)
+from genpo.inversion.pf_ode import PFODEIntegrator
+
+__all__ = [
+    "INTEGRATORS",
+    "LIKELIHOODS",
+    "EdictIntegrator",
+    "EulerIntegrator",
+    "ExactEstimator",
+    "HutchinsonEstimator",
+    "Integrator",
+    "InversionError",
+    "JacobianEstimator",
+    "LikelihoodEstimator",
+    "PFODEIntegrator",
+    "TraceEstimator",
+    "batch_jacobian",
+    "std_normal_log_prob",
+]

@@ -1,0 +1,103 @@
+"""The one policy interface every family implements (flow, Gaussian, normflows)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from genpo.inversion.base import std_normal_log_prob
+
+
+class Policy(nn.Module):
+    """A policy as an invertible map from standard-normal noise to a latent, plus a latent -> action map.
+
+    Families implement :meth:`flow_forward`, :meth:`flow_inverse` and, if the latent is not the
+    action, :meth:`to_action`. Everything users call is built here from those three, so every
+    family shares input validation and the change-of-variables formula.
+
+    Attributes:
+        obs_dim: Observation width.
+        action_dim: Action width the environment receives.
+        latent_dim: Width of the latent stored in rollouts (``2 * action_dim`` for EDICT).
+    """
+
+    obs_dim: int
+    action_dim: int
+    latent_dim: int
+
+    def __init__(self, obs_dim: int, action_dim: int, latent_dim: int) -> None:
+        super().__init__()
+        for name, val in (("obs_dim", obs_dim), ("action_dim", action_dim)):
+            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {val!r}")
+        self.obs_dim, self.action_dim, self.latent_dim = obs_dim, action_dim, latent_dim
+        self.validate_inputs = True
+
+    # -- implemented by each family -------------------------------------------------------------
+    def flow_forward(self, obs: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
+        """Noise -> (latent, log|det d latent / d noise|), both batched over rows."""
+        raise NotImplementedError
+
+    def flow_inverse(self, obs: Tensor, latent: Tensor) -> tuple[Tensor, Tensor]:
+        """Latent -> (noise, log|det d noise / d latent|)."""
+        raise NotImplementedError
+
+    def generate_only(self, obs: Tensor, noise: Tensor) -> Tensor:
+        """Noise -> latent without the log-det (families override when that is cheaper)."""
+        return self.flow_forward(obs, noise)[0]
+
+    def invert_only(self, obs: Tensor, latent: Tensor) -> Tensor:
+        """Latent -> noise without the log-det (families override when that is cheaper)."""
+        return self.flow_inverse(obs, latent)[0]
+
+    def to_action(self, latent: Tensor) -> Tensor:
+        """The action the environment receives for a latent."""
+        return latent
+
+    # -- validation ------------------------------------------------------------------------------
+    def _check(self, name: str, x: Tensor, width: int) -> None:
+        if not self.validate_inputs:
+            return
+        if not isinstance(x, Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 2 or x.shape[-1] != width:
+            raise ValueError(f"{name} must have shape [batch, {width}], got {list(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or inf values")
+
+    # -- the public interface --------------------------------------------------------------------
+    def generate(self, obs: Tensor, noise: Tensor) -> Tensor:
+        """Deterministic noise ``[B, latent_dim]`` -> latent ``[B, latent_dim]``."""
+        self._check("obs", obs, self.obs_dim)
+        self._check("noise", noise, self.latent_dim)
+        return self.generate_only(obs, noise)
+
+    def invert(self, obs: Tensor, latent: Tensor) -> Tensor:
+        """Latent ``[B, latent_dim]`` -> the noise that generates it."""
+        self._check("obs", obs, self.obs_dim)
+        self._check("latent", latent, self.latent_dim)
+        return self.invert_only(obs, latent)
+
+    def log_prob(self, obs: Tensor, latent: Tensor) -> Tensor:
+        """log pi(latent | obs) ``[B]`` by change of variables through the inverse map."""
+        self._check("obs", obs, self.obs_dim)
+        self._check("latent", latent, self.latent_dim)
+        noise, log_det = self.flow_inverse(obs, latent)
+        return std_normal_log_prob(noise) + log_det
+
+    def sample(self, obs: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Draws ``(action [B, action_dim], latent [B, latent_dim], log_prob [B])``."""
+        self._check("obs", obs, self.obs_dim)
+        noise = torch.randn(obs.shape[0], self.latent_dim, generator=generator, dtype=obs.dtype, device=obs.device)
+        latent, log_det = self.flow_forward(obs, noise)
+        return self.to_action(latent), latent, std_normal_log_prob(noise) - log_det
+
+    def deterministic_action(self, obs: Tensor) -> Tensor:
+        """The action generated from zero noise (the mode of the base distribution)."""
+        self._check("obs", obs, self.obs_dim)
+        noise = obs.new_zeros(obs.shape[0], self.latent_dim)
+        return self.to_action(self.generate_only(obs, noise))
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """Same as :meth:`deterministic_action` (what export traces)."""
+        return self.deterministic_action(obs)

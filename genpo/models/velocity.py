@@ -1,0 +1,217 @@
+"""Velocity networks ``v(x, t, obs)`` for flow policies.
+
+A velocity network sees one latent of the integrator's working width (the action width ``d``;
+EDICT applies it to each half of its doubled latent), a time ``t`` in [0, 1] and the observation.
+Integrators never call ``forward`` in their inner loop: they call :meth:`VelocityNet.bind` once per
+pass, which lets a network precompute whatever depends on the observation only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from genpo.inversion.base import VelocityField
+from genpo.registry import Registry
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "mish": nn.Mish,
+    "elu": nn.ELU,
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    """Returns a fresh activation module; ``ValueError`` names the allowed values."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}") from None
+
+
+def mlp(sizes: Sequence[int], activation: str, *, last_activation: bool = False) -> nn.Sequential:
+    """A plain MLP ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between layers."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or last_activation:
+            layers.append(make_activation(activation))
+    return nn.Sequential(*layers)
+
+
+class SinusoidalTimeEmbedding(nn.Module):
+    """Sinusoidal features of ``t`` followed by a small MLP (32 -> 256 -> 256 -> 32 by default).
+
+    Args:
+        dim: Width of the sinusoidal features and of the output.
+        hidden: Width of the two hidden layers.
+        activation: Activation name.
+        max_period: Longest period of the sinusoids.
+    """
+
+    def __init__(self, dim: int = 32, hidden: int = 256, activation: str = "mish", max_period: float = 10_000.0):
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"time embedding dim must be even, got {dim}")
+        self.dim = dim
+        half = dim // 2
+        freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float64) / half)
+        self.register_buffer("freqs", freqs, persistent=False)
+        self.net = mlp([dim, hidden, hidden, dim], activation)
+
+    def forward(self, t: Tensor) -> Tensor:
+        """Embeds times ``t`` of shape ``[...]`` into ``[..., dim]``."""
+        # Scale [0, 1] times up so the high-frequency features vary across the K steps.
+        args = (1000.0 * t).unsqueeze(-1) * self.freqs.to(t.dtype)
+        return self.net(torch.cat([args.sin(), args.cos()], dim=-1))
+
+
+class VelocityNet(nn.Module):
+    """Base of velocity networks: ``forward(x, t, obs)`` and a default :meth:`bind`.
+
+    Subclasses implement ``forward``; overriding ``bind`` is an optional speed-up.
+
+    Attributes:
+        latent_dim: Width of the latent the network moves.
+        obs_dim: Width of the observation it is conditioned on.
+    """
+
+    latent_dim: int
+    obs_dim: int
+
+    def bind(self, obs: Tensor) -> VelocityField:
+        """Returns the velocity field for one batch of observations."""
+        return lambda x, t: self(x, t, obs)
+
+
+def _time_tensor(t: float | Tensor, like: Tensor) -> Tensor:
+    return torch.as_tensor(t, dtype=like.dtype, device=like.device)
+
+
+@torch.no_grad()
+def scale_output_(net: VelocityNet, gain: float) -> VelocityNet:
+    """Multiplies the last linear layer's weights and bias by ``gain`` in place.
+
+    A fresh init outputs near-zero velocities, which makes every integrator look exact; tests and
+    benchmarks scale the last layer so outputs are O(1).
+    """
+    last = [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
+    last.weight.mul_(gain)
+    last.bias.mul_(gain)
+    return net
+
+
+class MLPVelocity(VelocityNet):
+    """MLP on ``concat(x, obs, time_embedding(t))`` (the authors' architecture).
+
+    The first layer is split into x, obs and time parts — the same function as one linear layer
+    on the concatenation — so that :meth:`bind` projects the observation once per pass and each of
+    the K time embeddings once per pass.
+
+    Args:
+        latent_dim: Width of ``x``.
+        obs_dim: Width of the observation.
+        hidden: Hidden layer widths.
+        activation: Activation name (see ``ACTIVATIONS``).
+        time_dim: Width of the time embedding.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        obs_dim: int,
+        hidden: Sequence[int] = (400, 200, 100),
+        activation: str = "mish",
+        time_dim: int = 32,
+    ) -> None:
+        super().__init__()
+        if not hidden:
+            raise ValueError("hidden must name at least one layer width")
+        self.latent_dim, self.obs_dim = latent_dim, obs_dim
+        self.time_embed = SinusoidalTimeEmbedding(time_dim, activation=activation)
+        self.in_x = nn.Linear(latent_dim, hidden[0])
+        self.in_obs = nn.Linear(obs_dim, hidden[0], bias=False)
+        self.in_t = nn.Linear(time_dim, hidden[0], bias=False)
+        self.act = make_activation(activation)
+        self.trunk = mlp([*hidden, latent_dim], activation)
+
+    def _time_proj(self, t: float | Tensor, like: Tensor) -> Tensor:
+        return self.in_t(self.time_embed(_time_tensor(t, like)))
+
+    def forward(self, x: Tensor, t: float | Tensor, obs: Tensor) -> Tensor:
+        """Velocity at latent ``x`` [B, d], scalar time ``t``, observation ``obs`` [B, obs_dim]."""
+        return self.trunk(self.act(self.in_x(x) + self.in_obs(obs) + self._time_proj(t, x)))
+
+    def bind(self, obs: Tensor) -> VelocityField:
+        obs_proj = self.in_obs(obs)
+        cache: dict[float, Tensor] = {}
+
+        def field(x: Tensor, t: float | Tensor) -> Tensor:
+            if isinstance(t, float):  # fixed grids revisit the same K times: embed each once per pass
+                tp = cache.get(t)
+                if tp is None:
+                    tp = cache[t] = self._time_proj(t, x)
+            else:
+                tp = self._time_proj(t, x)
+            return self.trunk(self.act(self.in_x(x) + obs_proj + tp))
+
+        return field
+
+
+class ResidualBlock(nn.Module):
+    """Pre-activation residual block ``h + W2 act(W1 act(LN(h)))``."""
+
+    def __init__(self, width: int, activation: str) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.body = nn.Sequential(
+            make_activation(activation),
+            nn.Linear(width, width),
+            make_activation(activation),
+            nn.Linear(width, width),
+        )
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.body(self.norm(h))
+
+
+class ResMLPVelocity(MLPVelocity):
+    """Residual-MLP variant: a projection to ``width``, ``blocks`` residual blocks, a linear head.
+
+    Args:
+        latent_dim: Width of ``x``.
+        obs_dim: Width of the observation.
+        width: Width of the residual stream.
+        blocks: Number of residual blocks.
+        activation: Activation name.
+        time_dim: Width of the time embedding.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        obs_dim: int,
+        width: int = 256,
+        blocks: int = 3,
+        activation: str = "mish",
+        time_dim: int = 32,
+    ) -> None:
+        super().__init__(latent_dim, obs_dim, hidden=(width,), activation=activation, time_dim=time_dim)
+        self.trunk = nn.Sequential(
+            *[ResidualBlock(width, activation) for _ in range(blocks)],
+            make_activation(activation),
+            nn.Linear(width, latent_dim),
+        )
+        # The input sum feeds the residual stream directly.
+        self.act = nn.Identity()
+
+
+VELOCITIES: Registry[type[VelocityNet]] = Registry("velocity network")
+VELOCITIES.add("mlp", MLPVelocity, "MLP on concat(latent, obs, time embedding), Mish, [400, 200, 100] (the authors')")
+VELOCITIES.add("resmlp", ResMLPVelocity, "residual MLP: LayerNorm pre-activation blocks of width 256")
