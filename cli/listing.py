@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from genpo.cli.app import app
 from rich.console import Console
 from rich.table import Table
+
+from genpo.cli.app import app
 
 
 def registries() -> dict[str, object]:

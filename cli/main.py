@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import typer
-from genpo.cli import listing  # noqa: F401  (registers the command)
-from genpo.cli.app import app
 
 import genpo
+from genpo.cli import export, listing, play, train  # noqa: F401  (registers the commands)
+from genpo.cli.app import app
 
 
 def _version(value: bool) -> None:

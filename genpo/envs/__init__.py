@@ -41,4 +41,13 @@ def make_env(env_id: str, num_envs: int = 1, *, seed: int | None = None, device:
     return ENV_BACKENDS.get(backend)(task, num_envs=num_envs, seed=seed, device=device, **options)
 
 
-__all__ = ["DEFAULT_BACKEND", "ENV_BACKENDS", "EpisodeTracker", "VecEnv", "make_env", "parse_env_id"]
+# Backends register themselves on import; each imports its simulator lazily.
+from genpo.envs.gym import GymVecEnv, make_gym_env  # noqa: E402
+
+ENV_BACKENDS.add(
+    "gym", make_gym_env, "Gymnasium continuous-control tasks (MuJoCo v5, ...), stepped in worker processes"
+)
+
+__all__ = ["DEFAULT_BACKEND", "ENV_BACKENDS", "EpisodeTracker", "GymVecEnv", "VecEnv", "make_env", "parse_env_id"]
+
+from genpo.envs.isaaclab import make_isaaclab_env  # noqa: E402,F401  (registers the "isaaclab" backend)

@@ -1,5 +1,6 @@
 """Velocity networks and policy families."""
 
+from genpo.models import normflows_policy  # noqa: F401
 from genpo.models.factory import MODELS, make_policy
 from genpo.models.flow import FlowPolicy
 from genpo.models.gaussian import GaussianPolicy

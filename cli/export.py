@@ -1,0 +1,38 @@
+"""``genpo export``: a self-contained policy file with the observation normalizer baked in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from genpo.cli.app import app
+from genpo.cli.train import fail
+
+
+@app.command()
+def export(
+    checkpoint: str = typer.Option("latest", "--checkpoint", "--load", help="Checkpoint file, run folder or 'latest'."),
+    fmt: str = typer.Option("torchscript", "--format", "-f", help="torchscript or onnx."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Destination folder (default: <run folder>/exported)."
+    ),
+    logdir: str = typer.Option("logs", "--logdir", help="Where 'latest' looks for runs."),
+) -> None:
+    """Export policy.pt / policy.onnx (obs -> action, zero noise) and policy_stochastic.* ((obs, noise) -> action)."""
+    from genpo.training.checkpoint import CheckpointError, resolve_checkpoint
+    from genpo.training.export import FORMATS, export_policy
+    from genpo.training.loading import actor_critic_from_checkpoint
+
+    console = Console()
+    if fmt not in FORMATS:
+        raise fail(console, f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    try:
+        path = resolve_checkpoint(checkpoint, logdir)
+        _, ac, _ = actor_critic_from_checkpoint(path)
+    except (ValueError, CheckpointError) as exc:
+        raise fail(console, str(exc)) from None
+    out_dir = output or Path(path).parent / "exported"
+    for f in export_policy(ac, out_dir, fmt):
+        console.print(f"wrote {f}", highlight=False)

@@ -1,0 +1,69 @@
+"""``genpo play``: evaluate a checkpoint; optionally record a video of one episode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from genpo.cli.app import app
+from genpo.cli.train import fail
+
+
+@app.command()
+def play(
+    checkpoint: str = typer.Option("latest", "--checkpoint", "--load", help="Checkpoint file, run folder or 'latest'."),
+    env: str | None = typer.Option(None, "--env", "--task", help="Evaluate on this env id (default: the trained one)."),
+    episodes: int = typer.Option(10, "--episodes", help="Episodes to run (one per parallel environment)."),
+    deterministic: bool = typer.Option(
+        True, "--deterministic/--stochastic", help="Zero-noise actions, or sampled actions."
+    ),
+    video: bool = typer.Option(False, "--video", help="Also record one episode to an mp4 (MuJoCo tasks)."),
+    video_length: int = typer.Option(1000, "--video-length", help="Maximum frames in the video."),
+    seed: int = typer.Option(10_000, "--seed", help="Seed of the evaluation environments."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
+    logdir: str = typer.Option("logs", "--logdir", help="Where 'latest' looks for runs."),
+) -> None:
+    """Evaluate a trained policy and print the mean ± std episode return."""
+    from genpo.envs import make_env
+    from genpo.training.checkpoint import CheckpointError, resolve_checkpoint
+    from genpo.training.evaluate import evaluate
+    from genpo.training.loading import actor_critic_from_checkpoint
+    from genpo.training.runner import env_folder_name
+
+    console = Console()
+    if episodes < 1:
+        raise fail(console, f"--episodes must be >= 1, got {episodes}")
+    try:
+        path = resolve_checkpoint(checkpoint, logdir, env_folder_name(env) if env else None)
+        cfg, ac, _ = actor_critic_from_checkpoint(path, device)
+        env_id = env or cfg.env.id
+        venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)
+    except (ValueError, CheckpointError) as exc:
+        raise fail(console, str(exc)) from None
+    try:
+        if venv.observation_dim != ac.policy.obs_dim or venv.action_dim != ac.policy.action_dim:
+            raise fail(
+                console,
+                f"{env_id} has obs/action dims {venv.observation_dim}/{venv.action_dim}, the checkpoint "
+                f"{ac.policy.obs_dim}/{ac.policy.action_dim}",
+            )
+        returns = evaluate(ac, venv, deterministic=deterministic, seed=seed)
+    finally:
+        venv.close()
+    mode = "deterministic" if deterministic else "stochastic"
+    console.print(f"checkpoint: {path}", highlight=False)
+    console.print(
+        f"{env_id}: {mode} return over {episodes} episodes: {returns.mean():.2f} ± {returns.std(unbiased=False):.2f}",
+        highlight=False,
+    )
+    if video:
+        from genpo.training.video import VideoError, record_video
+
+        out = Path(path).parent / "videos" / f"{Path(path).stem}_{mode}.mp4"
+        try:
+            n = record_video(ac, env_id, out, deterministic=deterministic, seed=seed, max_frames=video_length)
+        except VideoError as exc:
+            raise fail(console, str(exc), code=1) from None
+        console.print(f"video: {out} ({n} frames)", highlight=False)

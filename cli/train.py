@@ -1,0 +1,336 @@
+"""``genpo train``: resolve the configuration, validate it, then train (one process or a torchrun job)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from genpo.cli.app import app
+
+ENV_PANEL, POLICY_PANEL, ALGO_PANEL, RUN_PANEL, RESUME_PANEL, DIST_PANEL = (
+    "Environment",
+    "Policy",
+    "Algorithm",
+    "Run",
+    "Resume",
+    "Distributed",
+)
+
+# CLI option -> (config section, field): what an explicitly given option overrides.
+OPTION_FIELDS: dict[str, tuple[str, str]] = {
+    "env": ("env", "id"),
+    "num_envs": ("env", "num_envs"),
+    "model": ("policy", "model"),
+    "velocity": ("policy", "velocity"),
+    "integrator": ("policy", "integrator"),
+    "steps": ("policy", "steps"),
+    "likelihood": ("policy", "likelihood"),
+    "p": ("policy", "p"),
+    "compress_coef": ("algo", "compress_coef"),
+    "entropy_coef": ("algo", "entropy_coef"),
+    "learning_rate": ("algo", "learning_rate"),
+    "max_iterations": ("run", "max_iterations"),
+    "total_steps": ("run", "total_steps"),
+    "seed": ("run", "seed"),
+    "device": ("run", "device"),
+    "run_name": ("run", "run_name"),
+    "logdir": ("run", "logdir"),
+}
+# Fields that define the network: a resumed run must keep them.
+ARCH_FIELDS = {("policy", f) for f in ("model", "velocity", "integrator", "steps", "p", "hidden", "critic_hidden")}
+
+
+def fail(console: Console, message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def resolve_config(
+    explicit: dict[str, Any], config_file: Path | None, preset: str | None, checkpoint_cfg: dict[str, Any] | None
+) -> Any:
+    """defaults < preset < checkpoint configuration < YAML file < explicit options."""
+    from genpo.training.config import TrainConfig, load_yaml
+
+    cfg = TrainConfig()
+    if preset is not None:
+        from genpo.envs.isaaclab_presets import preset_overrides
+
+        task = explicit.get("env") or (checkpoint_cfg or {}).get("env", {}).get("id")
+        if not task:
+            raise ValueError("--preset needs --env (e.g. --env isaaclab:Isaac-Ant --preset paper)")
+        cfg = TrainConfig.from_dict(preset_overrides(task, preset), cfg)
+    if checkpoint_cfg is not None:
+        cfg = TrainConfig.from_dict(checkpoint_cfg, cfg)
+    file_data = load_yaml(config_file) if config_file is not None else {}
+    cli_data: dict[str, dict[str, Any]] = {}
+    for opt, value in explicit.items():
+        section, field = OPTION_FIELDS[opt]
+        cli_data.setdefault(section, {})[field] = value
+    if explicit.get("total_steps") is not None and explicit.get("max_iterations") is None:
+        cli_data["run"]["max_iterations"] = None  # --total-steps sets the budget
+    if checkpoint_cfg is not None:
+        for data, where in ((file_data, "--config"), (cli_data, "the command line")):
+            for section, field in ARCH_FIELDS:
+                new = data.get(section, {}).get(field)
+                old = checkpoint_cfg.get(section, {}).get(field)
+                if new is not None and new != old and not (isinstance(old, list) and list(new) == old):
+                    raise ValueError(
+                        f"{where} sets {section}.{field}={new!r} but the checkpoint was trained with {old!r}; "
+                        "a resumed run keeps its architecture"
+                    )
+    cfg = TrainConfig.from_dict(file_data, cfg)
+    return TrainConfig.from_dict(cli_data, cfg)
+
+
+def _relaunch_with_torchrun(nproc: int, console: Console) -> None:
+    """Re-runs this very command under torchrun with ``--distributed`` and without ``--nproc``."""
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        if arg.startswith("--nproc="):
+            continue
+        argv.append(arg)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "genpo"]
+    cmd += [*argv, "--distributed"]
+    console.print(f"launching: {' '.join(cmd)}", highlight=False)
+    raise typer.Exit(subprocess.call(cmd))
+
+
+@app.command(no_args_is_help=False)
+def train(
+    env: str | None = typer.Option(
+        None,
+        "--env",
+        "--task",
+        help="Env id: gym:HalfCheetah-v5, isaaclab:Isaac-Ant, or a bare Gymnasium id "
+        "(default: gym:InvertedPendulum-v5).",
+        rich_help_panel=ENV_PANEL,
+    ),
+    num_envs: int | None = typer.Option(
+        None,
+        "--num-envs",
+        "--num_envs",
+        help="Parallel environments per process (default: 16).",
+        rich_help_panel=ENV_PANEL,
+    ),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        help="Hyperparameter preset for the task (e.g. 'paper' for the GenPO paper's IsaacLab tasks).",
+        rich_help_panel=ENV_PANEL,
+    ),
+    model: str | None = typer.Option(
+        None, help="Policy family: flow, gaussian, nsf, nsf-ar, maf (default: flow).", rich_help_panel=POLICY_PANEL
+    ),
+    velocity: str | None = typer.Option(
+        None, help="Velocity network of a flow policy: mlp, resmlp (default: mlp).", rich_help_panel=POLICY_PANEL
+    ),
+    integrator: str | None = typer.Option(
+        None, help="Integrator: edict, euler, pf-ode (default: edict).", rich_help_panel=POLICY_PANEL
+    ),
+    steps: int | None = typer.Option(None, help="Integration steps K (default: 5).", rich_help_panel=POLICY_PANEL),
+    likelihood: str | None = typer.Option(
+        None,
+        help="Likelihood estimator: exact, jacobian, hutchinson, trace (default: exact).",
+        rich_help_panel=POLICY_PANEL,
+    ),
+    p: float | None = typer.Option(
+        None, "--p", help="EDICT mixing coefficient in (0, 1) (default: 0.95).", rich_help_panel=POLICY_PANEL
+    ),
+    compress_coef: float | None = typer.Option(
+        None,
+        "--compress-coef",
+        "--compress_coef",
+        help="Compression-loss coefficient (default: 0.01).",
+        rich_help_panel=ALGO_PANEL,
+    ),
+    entropy_coef: float | None = typer.Option(
+        None,
+        "--entropy-coef",
+        "--entropy_coef",
+        help="Entropy-estimate coefficient (default: 0.0).",
+        rich_help_panel=ALGO_PANEL,
+    ),
+    learning_rate: float | None = typer.Option(
+        None, "--learning-rate", "--lr", help="Initial learning rate (default: 5e-4).", rich_help_panel=ALGO_PANEL
+    ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="YAML file setting any field of the configuration (see docs/configuration.md).",
+        rich_help_panel=RUN_PANEL,
+    ),
+    max_iterations: int | None = typer.Option(
+        None,
+        "--max-iterations",
+        "--max_iterations",
+        help="Iterations to run now (default: 300).",
+        rich_help_panel=RUN_PANEL,
+    ),
+    total_steps: int | None = typer.Option(
+        None,
+        "--total-steps",
+        "--total_steps",
+        help="Env steps to run now (all envs); replaces --max-iterations.",
+        rich_help_panel=RUN_PANEL,
+    ),
+    seed: int | None = typer.Option(None, help="Random seed (default: 1).", rich_help_panel=RUN_PANEL),
+    device: str | None = typer.Option(None, help="cpu, cuda or cuda:N (default: cpu).", rich_help_panel=RUN_PANEL),
+    run_name: str | None = typer.Option(
+        None, "--run-name", "--run_name", help="Suffix of the run folder.", rich_help_panel=RUN_PANEL
+    ),
+    logdir: str | None = typer.Option(None, help="Root of run folders (default: logs).", rich_help_panel=RUN_PANEL),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Resume from the newest checkpoint of this env under --logdir.",
+        rich_help_panel=RESUME_PANEL,
+    ),
+    checkpoint: str | None = typer.Option(
+        None,
+        "--checkpoint",
+        "--load",
+        help="Resume from a checkpoint file, a run folder, or 'latest'.",
+        rich_help_panel=RESUME_PANEL,
+    ),
+    distributed: bool = typer.Option(
+        False,
+        "--distributed",
+        help="Join a torchrun job (one process per rank; gloo on CPU, NCCL on CUDA).",
+        rich_help_panel=DIST_PANEL,
+    ),
+    nproc: int | None = typer.Option(
+        None,
+        "--nproc",
+        help="Start N processes on this machine with torchrun (implies --distributed).",
+        rich_help_panel=DIST_PANEL,
+    ),
+) -> None:
+    """Train a policy with GenPO / PPO.
+
+    Defaults follow the GenPO authors' configuration: EDICT flow policy, K=5, p=0.95, exact likelihood.
+
+    [bold]genpo train[/]  (edict K=5 on InvertedPendulum-v5)
+
+    [bold]genpo train --env HalfCheetah-v5 --integrator edict --steps 5[/]
+
+    [bold]genpo train --model gaussian --env Ant-v5 --total-steps 1000000[/]
+
+    [bold]genpo train --checkpoint latest --max-iterations 100[/]  (resume)
+    """
+    console = Console()
+    if nproc is not None:
+        if nproc < 1:
+            raise fail(console, f"--nproc must be >= 1, got {nproc}")
+        if distributed:
+            raise fail(console, "--nproc starts torchrun itself; drop --distributed")
+        _relaunch_with_torchrun(nproc, console)
+    explicit = {
+        k: v
+        for k, v in dict(
+            env=env,
+            num_envs=num_envs,
+            model=model,
+            velocity=velocity,
+            integrator=integrator,
+            steps=steps,
+            likelihood=likelihood,
+            p=p,
+            compress_coef=compress_coef,
+            entropy_coef=entropy_coef,
+            learning_rate=learning_rate,
+            max_iterations=max_iterations,
+            total_steps=total_steps,
+            seed=seed,
+            device=device,
+            run_name=run_name,
+            logdir=logdir,
+        ).items()
+        if v is not None
+    }
+    run_training(explicit, config, preset, resume, checkpoint, distributed, console)
+
+
+def run_training(
+    explicit: dict[str, Any],
+    config_file: Path | None,
+    preset: str | None,
+    resume: bool,
+    checkpoint: str | None,
+    distributed: bool,
+    console: Console,
+) -> None:
+    """Validates everything, then trains; every user error exits with code 2 before work starts."""
+    from genpo.training.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+    from genpo.training.distributed import DistInfo, init_distributed, shutdown
+    from genpo.training.ppo import NonFiniteError
+    from genpo.training.runner import Trainer, env_folder_name, make_run_dir
+
+    if resume and checkpoint is not None:
+        raise fail(console, "use either --resume or --checkpoint, not both")
+    ckpt = None
+    try:
+        if resume or checkpoint is not None:
+            logdir = explicit.get("logdir", "logs")
+            env_name = env_folder_name(explicit["env"]) if "env" in explicit else None
+            if resume and env_name is None:
+                from genpo.training.config import DEFAULT_ENV
+
+                env_name = env_folder_name(DEFAULT_ENV)
+            path = resolve_checkpoint(checkpoint or "latest", logdir, env_name)
+            ckpt = load_checkpoint(path)
+            console.print(f"resuming from {path} (iteration {ckpt['iteration']})", highlight=False)
+        cfg = resolve_config(explicit, config_file, preset, ckpt["config"] if ckpt else None)
+        cfg.validate()
+    except (ValueError, CheckpointError) as exc:
+        raise fail(console, str(exc)) from None
+
+    dist = DistInfo()
+    if distributed:
+        try:
+            dist, device = init_distributed(cfg.run.device)
+        except ValueError as exc:
+            raise fail(console, str(exc)) from None
+        cfg.run.device = device
+    try:
+        trainer = Trainer(cfg, checkpoint=ckpt, dist=dist, console=console)
+    except (ValueError, CheckpointError) as exc:
+        shutdown()
+        raise fail(console, str(exc)) from None
+    run_dir = make_run_dir(cfg) if dist.is_main else None
+    if run_dir is not None:
+        run_dir.mkdir(parents=True)
+        console.print(f"run folder: {run_dir}", highlight=False)
+    code = 0
+    try:
+        result = trainer.train(run_dir)
+        if dist.is_main:
+            ret = "n/a" if result.mean_return is None else f"{result.mean_return:.2f}"
+            console.print(
+                f"done: {result.iterations} iterations, {result.env_steps} env steps in {result.wall_time:.0f}s, "
+                f"mean return (last 100 episodes) {ret}",
+                highlight=False,
+            )
+    except NonFiniteError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        code = 1
+    except KeyboardInterrupt:
+        console.print("interrupted; checkpoints written so far are intact", highlight=False)
+        code = 130
+    finally:
+        trainer.env.close()
+        shutdown()
+    if code:
+        raise typer.Exit(code)
+    os.environ.pop("GENPO_UNUSED", None)

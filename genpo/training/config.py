@@ -1,0 +1,294 @@
+"""Training configuration: one documented dataclass per component, loadable from YAML.
+
+Precedence when the CLI resolves a run: dataclass defaults < a preset < the resumed checkpoint's
+configuration < ``--config FILE.yaml`` < explicit command-line options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_ENV = "gym:InvertedPendulum-v5"
+
+
+@dataclass
+class EnvConfig:
+    """Which environment, and how many copies."""
+
+    id: str = DEFAULT_ENV
+    """Environment id with backend prefix (``gym:HalfCheetah-v5``, ``isaaclab:Isaac-Ant``); a bare id is Gymnasium."""
+    num_envs: int = 16
+    """Parallel sub-environments per process (>= 1)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Backend options passed to ``make_env`` (e.g. ``workers`` for Gymnasium)."""
+
+
+@dataclass
+class PolicyConfig:
+    """The actor (any member of the zoo) and the critic."""
+
+    model: str = "flow"
+    """Policy family: ``flow``, ``gaussian``, ``nsf``, ``nsf-ar``, ``maf`` (``genpo list``)."""
+    velocity: str = "mlp"
+    """Velocity network of a flow policy."""
+    integrator: str = "edict"
+    """Integrator of a flow policy: ``edict``, ``euler``, ``pf-ode``."""
+    steps: int = 5
+    """Integration steps K (>= 1)."""
+    likelihood: str = "exact"
+    """Likelihood estimator: ``exact``, ``jacobian``, ``hutchinson``, ``trace``."""
+    p: float = 0.95
+    """EDICT mixing coefficient, in (0, 1)."""
+    hidden: list[int] = field(default_factory=lambda: [400, 200, 100])
+    """Hidden widths of the actor network (velocity MLP or Gaussian mean)."""
+    critic_hidden: list[int] = field(default_factory=lambda: [400, 200, 100])
+    """Hidden widths of the critic MLP."""
+    activation: str = "mish"
+    """Activation of actor and critic."""
+    normalize_obs: bool = True
+    """Running mean/std observation normalization, saved with the policy."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword options for ``make_policy`` (e.g. ``method``, ``rtol``, ``probes``, ``init_log_std``)."""
+
+
+@dataclass
+class AlgoConfig:
+    """PPO with GenPO's extra terms (authors' Ant defaults)."""
+
+    learning_rate: float = 5e-4
+    """Initial Adam learning rate (> 0)."""
+    schedule: str = "adaptive"
+    """``adaptive`` (KL-driven, rsl_rl's rule) or ``fixed``."""
+    desired_kl: float = 0.01
+    """Target KL of the adaptive schedule (> 0)."""
+    num_epochs: int = 5
+    """Passes over each rollout (>= 1)."""
+    num_minibatches: int = 4
+    """Minibatches per epoch (>= 1, at most the rollout size)."""
+    steps_per_env: int = 32
+    """Rollout length per sub-environment and iteration (>= 1)."""
+    gamma: float = 0.99
+    """Discount factor in [0, 1]."""
+    lam: float = 0.95
+    """GAE lambda in [0, 1]."""
+    clip_param: float = 0.2
+    """PPO ratio clip range (> 0)."""
+    value_coef: float = 1.0
+    """Value-loss coefficient (>= 0)."""
+    value_clip: bool = True
+    """Clip the value loss around rollout-time values (by ``clip_param``)."""
+    entropy_coef: float = 0.0
+    """Coefficient of the entropy estimate -mean(log pi) (>= 0)."""
+    compress_coef: float = 0.01
+    """Compression loss coefficient (doubled-latent integrators only; >= 0)."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip (> 0)."""
+    normalize_advantage: bool = True
+    """Normalize advantages per minibatch."""
+
+
+@dataclass
+class RunConfig:
+    """Budget, seeding, device, logging and checkpoints."""
+
+    max_iterations: int | None = 300
+    """Iterations (rollout + update) to run in this invocation; ``None`` when ``total_steps`` sets the budget."""
+    total_steps: int | None = None
+    """Env steps (all envs, all processes) to run in this invocation; overrides ``max_iterations``."""
+    seed: int = 1
+    """Seed of torch, numpy and the environments (rank r uses seed + r)."""
+    device: str = "cpu"
+    """``cpu`` or ``cuda`` (``cuda:N``); distributed ranks use ``cuda:LOCAL_RANK``."""
+    logdir: str = "logs"
+    """Root of run folders: ``<logdir>/genpo/<env>/<timestamp>[_<run_name>]``."""
+    run_name: str = ""
+    """Suffix of the run folder."""
+    save_interval: int = 50
+    """Write ``model_<it>.pt`` every this many iterations (and at the end; >= 1)."""
+    log_interval: int = 1
+    """Write TensorBoard scalars every this many iterations (>= 1)."""
+    threads: int = 1
+    """torch threads of the PPO update (0: torch's default, one per core); rollouts always use one.
+
+    One is the safe default on small CPUs: with another busy process on the cores, two OpenMP threads
+    made the update 7x slower here (docs/benchmarks.md)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain nested dict (what ``params/config.yaml`` and checkpoints hold)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+        """Applies a nested dict onto ``base`` (defaults if None); unknown keys raise ``ValueError``."""
+        cfg = dataclasses.replace(base) if base is not None else cls()
+        cfg = apply_overrides(cfg, data)
+        return cfg
+
+    def validate(self) -> None:
+        """Checks every value before any work starts; ``ValueError`` names the field and what is allowed."""
+        validate(self)
+
+
+SECTIONS = {"env": EnvConfig, "policy": PolicyConfig, "algo": AlgoConfig, "run": RunConfig}
+
+
+def apply_overrides(cfg: TrainConfig, data: dict[str, Any]) -> TrainConfig:
+    """Returns a copy of ``cfg`` with ``{section: {field: value}}`` applied (inputs are not mutated)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a configuration must be a mapping of sections {sorted(SECTIONS)}, got {type(data).__name__}")
+    out = {}
+    for name, cls in SECTIONS.items():
+        section = getattr(cfg, name)
+        updates = data.get(name) or {}
+        if not isinstance(updates, dict):
+            raise ValueError(f"config section {name!r} must be a mapping, got {type(updates).__name__}")
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(updates) - allowed)
+        if unknown:
+            names = ", ".join(sorted(allowed))
+            raise ValueError(f"unknown field(s) {', '.join(unknown)} in section {name!r}; allowed: {names}")
+        out[name] = dataclasses.replace(section, **updates)
+    unknown_sections = sorted(set(data) - set(SECTIONS))
+    if unknown_sections:
+        raise ValueError(f"unknown config section(s) {', '.join(unknown_sections)}; allowed: {', '.join(SECTIONS)}")
+    return TrainConfig(**out)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Reads a YAML config file into a nested dict; clear errors for missing or malformed files."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(path)!r} must hold a mapping of sections {sorted(SECTIONS)}")
+    return data
+
+
+def save_yaml(cfg: TrainConfig, path: str | Path) -> None:
+    """Writes the resolved configuration."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def build_actor(p: PolicyConfig, obs_dim: int, action_dim: int) -> Any:
+    """The actor ``make_policy`` builds from a policy section (flow options only for flow models)."""
+    from genpo.models import make_policy
+
+    # Families other than flow/gaussian take their network options from ``policy.options`` alone.
+    kwargs: dict[str, Any] = {}
+    if p.model == "flow":
+        kwargs.update(velocity=p.velocity, integrator=p.integrator, steps=p.steps, likelihood=p.likelihood, p=p.p)
+        kwargs["activation"] = p.activation
+        if p.velocity == "mlp":
+            kwargs["hidden"] = tuple(p.hidden)
+    elif p.model == "gaussian":
+        kwargs.update(activation=p.activation, hidden=tuple(p.hidden))
+    kwargs.update(p.options)
+    return make_policy(obs_dim, action_dim, model=p.model, **kwargs)
+
+
+def _check(cond: bool, what: str, value: Any, allowed: str) -> None:
+    if not cond:
+        raise ValueError(f"{what} must be {allowed}, got {value!r}")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def validate(cfg: TrainConfig) -> None:
+    """See :meth:`TrainConfig.validate`."""
+    from genpo.envs import parse_env_id
+    from genpo.models.velocity import ACTIVATIONS
+
+    e, p, a, r = cfg.env, cfg.policy, cfg.algo, cfg.run
+    parse_env_id(e.id)
+    _check(_is_int(e.num_envs) and e.num_envs >= 1, "env.num_envs (--num-envs)", e.num_envs, "an integer >= 1")
+    _check(_is_int(p.steps) and p.steps >= 1, "policy.steps (--steps)", p.steps, "an integer >= 1")
+    _check(_is_num(p.p) and 0 < p.p < 1, "policy.p (--p)", p.p, "in the open interval (0, 1)")
+    _check(p.activation in ACTIVATIONS, "policy.activation", p.activation, f"one of {', '.join(ACTIVATIONS)}")
+    for name in ("hidden", "critic_hidden"):
+        val = getattr(p, name)
+        _check(
+            isinstance(val, (list, tuple)) and len(val) > 0 and all(_is_int(h) and h > 0 for h in val),
+            f"policy.{name}",
+            val,
+            "a non-empty list of positive integers",
+        )
+    # Building a 1-dim policy checks names, pairs and options exactly as the real run will.
+    build_actor(p, obs_dim=1, action_dim=1)
+    _check(_is_num(a.learning_rate) and a.learning_rate > 0, "algo.learning_rate", a.learning_rate, "> 0")
+    _check(a.schedule in ("adaptive", "fixed"), "algo.schedule", a.schedule, "one of adaptive, fixed")
+    _check(_is_num(a.desired_kl) and a.desired_kl > 0, "algo.desired_kl", a.desired_kl, "> 0")
+    for name in ("num_epochs", "num_minibatches", "steps_per_env"):
+        val = getattr(a, name)
+        _check(_is_int(val) and val >= 1, f"algo.{name}", val, "an integer >= 1")
+    _check(
+        a.num_minibatches <= a.steps_per_env * e.num_envs,
+        "algo.num_minibatches",
+        a.num_minibatches,
+        f"at most the rollout size steps_per_env * num_envs = {a.steps_per_env * e.num_envs}",
+    )
+    for name in ("gamma", "lam"):
+        val = getattr(a, name)
+        _check(_is_num(val) and 0 <= val <= 1, f"algo.{name}", val, "in [0, 1]")
+    for name in ("clip_param", "max_grad_norm"):
+        val = getattr(a, name)
+        _check(_is_num(val) and val > 0, f"algo.{name}", val, "> 0")
+    for name, flag in (
+        ("value_coef", ""),
+        ("entropy_coef", " (--entropy-coef)"),
+        ("compress_coef", " (--compress-coef)"),
+    ):
+        val = getattr(a, name)
+        _check(_is_num(val) and val >= 0 and val == val, f"algo.{name}{flag}", val, "a finite number >= 0")
+    if r.max_iterations is None and r.total_steps is None:
+        raise ValueError("set a budget: run.max_iterations (--max-iterations) or run.total_steps (--total-steps)")
+    if r.max_iterations is not None:
+        _check(
+            _is_int(r.max_iterations) and r.max_iterations >= 1,
+            "run.max_iterations (--max-iterations)",
+            r.max_iterations,
+            "an integer >= 1",
+        )
+    if r.total_steps is not None:
+        _check(
+            _is_int(r.total_steps) and r.total_steps >= 1,
+            "run.total_steps (--total-steps)",
+            r.total_steps,
+            "an integer >= 1",
+        )
+    _check(_is_int(r.seed) and r.seed >= 0, "run.seed (--seed)", r.seed, "an integer >= 0")
+    _check(
+        isinstance(r.device, str) and (r.device == "cpu" or r.device == "cuda" or r.device.startswith("cuda:")),
+        "run.device (--device)",
+        r.device,
+        "cpu, cuda or cuda:N",
+    )
+    for name in ("save_interval", "log_interval"):
+        val = getattr(r, name)
+        _check(_is_int(val) and val >= 1, f"run.{name}", val, "an integer >= 1")
+    _check(_is_int(r.threads) and r.threads >= 0, "run.threads", r.threads, "an integer >= 0")

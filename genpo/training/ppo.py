@@ -1,0 +1,108 @@
+"""One PPO update over a rollout, policy-agnostic: Gaussian, flow and normflows policies alike."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from genpo.objectives import (
+    AdaptiveLR,
+    clipped_surrogate,
+    compression_loss,
+    entropy_estimate,
+    explained_variance,
+    normalize_advantages,
+    sample_kl,
+    value_loss,
+)
+from genpo.training.actor_critic import ActorCritic
+from genpo.training.config import AlgoConfig
+from genpo.training.distributed import all_reduce_mean, average_gradients
+from genpo.training.storage import RolloutStorage
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced NaN or inf; the message names the quantity and the iteration."""
+
+
+def check_finite(x: Tensor, what: str, iteration: int) -> None:
+    """Raises :class:`NonFiniteError` if ``x`` holds NaN or inf."""
+    if not torch.isfinite(x).all():
+        raise NonFiniteError(f"non-finite {what} at iteration {iteration}; stopping (the last checkpoint is intact)")
+
+
+class PPO:
+    """Clipped-surrogate PPO with GenPO's compression term and the KL-adaptive learning rate.
+
+    Args:
+        ac: Actor-critic to train.
+        cfg: Algorithm settings.
+    """
+
+    def __init__(self, ac: ActorCritic, cfg: AlgoConfig) -> None:
+        self.ac, self.cfg = ac, cfg
+        self.learning_rate = cfg.learning_rate
+        self.optimizer = torch.optim.Adam(ac.parameters(), lr=cfg.learning_rate)
+        self.lr_rule = AdaptiveLR(desired_kl=cfg.desired_kl) if cfg.schedule == "adaptive" else None
+        policy = ac.policy
+        self.compress = cfg.compress_coef > 0 and policy.latent_dim == 2 * policy.action_dim
+
+    def set_learning_rate(self, lr: float) -> None:
+        self.learning_rate = lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def update(self, storage: RolloutStorage, iteration: int) -> dict[str, float]:
+        """Runs ``num_epochs`` x ``num_minibatches`` gradient steps; returns mean diagnostics."""
+        cfg, ac, policy = self.cfg, self.ac, self.ac.policy
+        sums: dict[str, float] = {}
+        n = 0
+        for _ in range(cfg.num_epochs):
+            for mb in storage.minibatches(cfg.num_minibatches):
+                new_log_prob = policy.log_prob(mb["obs"], mb["latents"])
+                check_finite(new_log_prob, "log-probability in the update", iteration)
+                adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
+                pg_loss, info = clipped_surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
+                values = ac.value(mb["critic_obs"])
+                v_loss = value_loss(values, mb["values"], mb["returns"], cfg.clip_param if cfg.value_clip else None)
+                entropy = entropy_estimate(new_log_prob)
+                loss = pg_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
+                comp = torch.zeros((), device=loss.device)
+                if self.compress:
+                    noise = torch.randn_like(mb["latents"])
+                    comp = compression_loss(policy.generate_only(mb["obs"], noise))
+                    loss = loss + cfg.compress_coef * comp
+                check_finite(loss.detach(), "loss", iteration)
+
+                kl = all_reduce_mean(sample_kl(mb["log_probs"], new_log_prob.detach()))
+                if self.lr_rule is not None:
+                    self.set_learning_rate(self.lr_rule(self.learning_rate, float(kl)))
+
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                average_gradients(ac)
+                grad_norm = nn.utils.clip_grad_norm_(ac.parameters(), cfg.max_grad_norm)
+                check_finite(grad_norm, "gradient", iteration)
+                self.optimizer.step()
+
+                step_stats = {
+                    "losses/policy_loss": pg_loss.item(),
+                    "losses/value_loss": v_loss.item(),
+                    "losses/entropy": entropy.item(),
+                    "losses/compression": comp.item(),
+                    "losses/approx_kl": info["approx_kl"].item(),
+                    "losses/sample_kl": float(kl),
+                    "losses/clipfrac": info["clipfrac"].item(),
+                    "losses/grad_norm": grad_norm.item(),
+                }
+                for k, v in step_stats.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n += 1
+        out = {k: v / n for k, v in sums.items()}
+        with torch.no_grad():
+            ev = explained_variance(storage.values.flatten(), storage.returns.flatten()).item()
+        out["losses/explained_variance"] = ev if math.isfinite(ev) else 0.0
+        out["charts/learning_rate"] = self.learning_rate
+        return out

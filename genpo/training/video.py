@@ -1,0 +1,69 @@
+"""mp4 of one episode, rendered by MuJoCo's offscreen renderer through Gymnasium."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from genpo.envs import parse_env_id
+from genpo.training.actor_critic import ActorCritic
+
+
+class VideoError(RuntimeError):
+    """Recording is not possible here; the message says what is missing."""
+
+
+@torch.no_grad()
+def record_video(
+    ac: ActorCritic, env_id: str, out: str | Path, *, deterministic: bool = True, seed: int = 0, max_frames: int = 1000
+) -> int:
+    """Renders one episode of a Gymnasium task to ``out`` (mp4, 30 fps by default); returns the frame count.
+
+    Needs ``imageio`` with ``imageio-ffmpeg`` (``pip install 'genpo[video]'``) and an OpenGL backend for
+    MuJoCo: ``MUJOCO_GL=egl`` on a GPU machine, ``MUJOCO_GL=osmesa`` with ``libosmesa6`` on a CPU machine.
+    """
+    backend, task = parse_env_id(env_id)
+    if backend != "gym":
+        raise VideoError(f"--video records Gymnasium (MuJoCo) tasks only; {env_id!r} uses the {backend!r} backend")
+    try:
+        import imageio.v2 as imageio
+    except ImportError:
+        raise VideoError("--video needs imageio and imageio-ffmpeg: pip install 'genpo[video]'") from None
+    import gymnasium as gym
+
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    try:
+        env = gym.make(task, render_mode="rgb_array")
+        obs, _ = env.reset(seed=seed)
+        frame = env.render()
+    except Exception as exc:
+        raise VideoError(
+            f"MuJoCo could not render offscreen with MUJOCO_GL={os.environ['MUJOCO_GL']!r} ({type(exc).__name__}: "
+            f"{exc}). Use MUJOCO_GL=egl with a GPU driver, or MUJOCO_GL=osmesa with libosmesa6 installed "
+            "(apt-get install libosmesa6)."
+        ) from None
+    fps = int(env.metadata.get("render_fps", 30))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.mp4")
+    frames = 0
+    dev = next(ac.parameters()).device
+    try:
+        with imageio.get_writer(tmp, fps=fps, macro_block_size=1) as writer:
+            while frames < max_frames:
+                writer.append_data(frame)
+                frames += 1
+                o = ac.obs_norm(torch.as_tensor(obs, dtype=torch.float32, device=dev).reshape(1, -1))
+                act = ac.policy.deterministic_action(o) if deterministic else ac.policy.sample(o)[0]
+                act = act[0].cpu().numpy().clip(env.action_space.low, env.action_space.high)
+                obs, _, terminated, truncated, _ = env.step(act)
+                frame = env.render()
+                if terminated or truncated:
+                    break
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        env.close()
+    return frames
