@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -315,6 +314,11 @@ def run_training(
     code = 0
     try:
         result = trainer.train(run_dir)
+        if dist.enabled:
+            console.print(
+                f"rank {dist.rank}/{dist.world_size}: parameter checksum {trainer.parameter_checksum()}",
+                highlight=False,
+            )
         if dist.is_main:
             ret = "n/a" if result.mean_return is None else f"{result.mean_return:.2f}"
             console.print(
@@ -333,4 +337,3 @@ def run_training(
         shutdown()
     if code:
         raise typer.Exit(code)
-    os.environ.pop("GENPO_UNUSED", None)

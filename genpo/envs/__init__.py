@@ -50,4 +50,7 @@ ENV_BACKENDS.add(
 
 __all__ = ["DEFAULT_BACKEND", "ENV_BACKENDS", "EpisodeTracker", "GymVecEnv", "VecEnv", "make_env", "parse_env_id"]
 
+from genpo.envs.builtin import make_builtin_env  # noqa: E402
 from genpo.envs.isaaclab import make_isaaclab_env  # noqa: E402,F401  (registers the "isaaclab" backend)
+
+ENV_BACKENDS.add("builtin", make_builtin_env, "built-in torch-native tasks (PointMass): fast, no simulator needed")

@@ -36,12 +36,15 @@ class Integrator:
         latent_factor: Latent width / action width (2 for the doubled EDICT latent).
         exact_log_det: Whether the integrator computes its log-det itself, exactly, without a
             divergence estimator.
+        functorch_compatible: Whether its passes run under ``torch.func`` transforms (``jacrev``);
+            if not, :func:`batch_jacobian` falls back to one batched ``torch.autograd.grad``.
         steps: Number of steps K.
     """
 
     name: ClassVar[str]
     latent_factor: ClassVar[int] = 1
     exact_log_det: ClassVar[bool] = True
+    functorch_compatible: ClassVar[bool] = True
 
     def __init__(self, steps: int = 5) -> None:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -84,15 +87,32 @@ def std_normal_log_prob(x: Tensor) -> Tensor:
     return -0.5 * x.pow(2).sum(-1) - 0.5 * x.shape[-1] * math.log(2.0 * math.pi)
 
 
-def batch_jacobian(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+def batch_jacobian(fn: Callable[[Tensor], Tensor], x: Tensor, *, vectorize: bool = True) -> Tensor:
     """Per-sample Jacobians ``[B, D_out, D_in]`` of a map that treats batch rows independently.
 
     Uses ``torch.func.jacrev`` (vmapped vector-Jacobian products) of the batch sum: row ``b`` of the
     output depends on row ``b`` of the input only, so d(sum_b f_b)/dx_b is sample b's Jacobian.
     Works under ``torch.no_grad`` and, when grad is enabled, stays differentiable w.r.t. captured
     parameters.
+
+    Args:
+        fn: The row-wise map.
+        x: Input batch ``[B, D_in]``.
+        vectorize: Use ``torch.func.jacrev``. ``False`` runs ``fn`` under plain autograd and takes
+            the ``D_out`` vector-Jacobian products in one batched ``torch.autograd.grad`` call, for
+            maps that ``torch.func`` cannot trace (e.g. torchdiffeq solvers, whose
+            ``autograd.Function`` lacks ``setup_context``).
     """
-    jac = torch.func.jacrev(lambda z: fn(z).sum(0))(x)  # [D_out, B, D_in]
+    if vectorize:
+        jac = torch.func.jacrev(lambda z: fn(z).sum(0))(x)  # [D_out, B, D_in]
+        return jac.permute(1, 0, 2)
+    create_graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        xg = x if x.requires_grad else x.detach().requires_grad_(True)
+        y = fn(xg)
+        eye = torch.eye(y.shape[-1], dtype=y.dtype, device=y.device)
+        cotangents = eye.unsqueeze(1).expand(-1, *y.shape).contiguous()  # [D_out, B, D_out]
+        (jac,) = torch.autograd.grad(y, xg, cotangents, is_grads_batched=True, create_graph=create_graph)
     return jac.permute(1, 0, 2)
 
 

@@ -73,7 +73,11 @@ class JacobianEstimator(LikelihoodEstimator):
     name = "jacobian"
 
     def _log_det(self, integrator: Integrator, field: VelocityField, noise: Tensor) -> Tensor:
-        jac = batch_jacobian(lambda n: integrator.forward(field, n, log_det=False)[0], noise)
+        jac = batch_jacobian(
+            lambda n: integrator.forward(field, n, log_det=False)[0],
+            noise,
+            vectorize=integrator.functorch_compatible,
+        )
         return logabsdet(jac)
 
     def forward(self, integrator: Integrator, field: VelocityField, noise: Tensor) -> tuple[Tensor, Tensor]:

@@ -28,6 +28,7 @@ class PFODEIntegrator(Integrator):
 
     name = "pf-ode"
     exact_log_det = False
+    functorch_compatible = False  # torchdiffeq's autograd.Function has no setup_context
 
     def __init__(self, steps: int = 5, method: str = "dopri5", rtol: float = 1e-5, atol: float = 1e-5) -> None:
         super().__init__(steps)

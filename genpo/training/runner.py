@@ -156,9 +156,13 @@ class Trainer:
         self.ppo.set_learning_rate(float(ckpt["learning_rate"]))
         self.iteration = int(ckpt["iteration"])
         self.global_step = int(ckpt["global_step"])
-        if "rng" in ckpt and self.dist.world_size == 1:
+        if self.dist.world_size == 1:
             set_rng_state(ckpt["rng"])
-        self._resumed_env_state = ckpt.get("env_state")
+            self._resumed_env_state = ckpt.get("env_state")
+        else:
+            # The checkpoint holds rank 0's streams and environments only: every rank restarts its
+            # episodes and draws a fresh, rank-specific stream, so ranks stay decorrelated.
+            seed_everything(self.cfg.run.seed + self.dist.rank + 7919 * self.iteration)
 
     def checkpoint_payload(self, obs: Tensor, critic_obs: Tensor) -> dict[str, Any]:
         """Everything needed to continue exactly where this iteration ended."""
@@ -232,7 +236,7 @@ class Trainer:
         steps_this_run = 0
         obs, critic_obs = self._reset()
         check_finite(obs, "observation", self.iteration)
-        if self._resumed_env_state is None:
+        if self._resumed_env_state is None or "backend" not in self._resumed_env_state:
             self._update_normalizers(obs, critic_obs)
         last_obs_n = obs
         try:
@@ -322,6 +326,16 @@ class Trainer:
             time.perf_counter() - t_start,
             history,
         )
+
+    def parameter_checksum(self) -> str:
+        """A short hash of every parameter and buffer (ranks of a job must agree on it)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for name, t in sorted(self.ac.state_dict().items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
 
     @torch.no_grad()
     def roundtrip_error(self, obs_n: Tensor, n: int = 256) -> float:

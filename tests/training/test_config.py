@@ -70,3 +70,16 @@ def test_bad_yaml_files(tmp_path):
     lst.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ValueError, match="mapping"):
         load_yaml(lst)
+
+
+def test_configuration_reference_is_current_and_complete():
+    import dataclasses
+    from pathlib import Path
+
+    from genpo.training.config import SECTIONS
+    from genpo.training.config_doc import field_docs, render
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    assert doc.read_text() == render(), "regenerate: python -m genpo.training.config_doc > docs/configuration.md"
+    for cls in SECTIONS.values():
+        assert set(field_docs(cls)) == {f.name for f in dataclasses.fields(cls)}, f"{cls.__name__} lacks a docstring"

@@ -1,0 +1,54 @@
+"""Renders the configuration reference (docs/configuration.md) from the dataclasses' field docstrings."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import dataclasses
+import inspect
+
+from genpo.training.config import SECTIONS
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Attribute docstrings (the string literal right after each field) of a dataclass."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, nxt in itertools.pairwise(body):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def render() -> str:
+    """The markdown reference of every section and field, with defaults."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Every field can be set in a YAML file passed with `genpo train --config FILE.yaml`, e.g.",
+        "",
+        "```yaml",
+        "policy: {integrator: edict, steps: 5, hidden: [400, 200, 100]}",
+        "algo: {learning_rate: 5.0e-4, compress_coef: 0.01}",
+        "run: {total_steps: 1000000, seed: 3}",
+        "```",
+        "",
+        "Precedence: defaults < `--preset` < the resumed checkpoint's configuration < `--config` < explicit options.",
+        "The resolved configuration of a run is written to `<run folder>/params/config.yaml`.",
+        "This page is generated from `genpo/training/config.py` by `python -m genpo.training.config_doc`.",
+        "",
+    ]
+    for name, cls in SECTIONS.items():
+        docs = field_docs(cls)
+        lines += [f"## `{name}` — {inspect.getdoc(cls)}", "", "| field | default | meaning |", "|---|---|---|"]
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            lines.append(f"| `{f.name}` | `{default!r}` | {docs.get(f.name, '')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
