@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-import itertools
 import dataclasses
 import inspect
+import itertools
 
 from genpo.training.config import SECTIONS
 
