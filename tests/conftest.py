@@ -29,6 +29,9 @@ F32 = torch.float32
 SMALL = (64, 64)
 """Hidden sizes of every test velocity network unless a test says otherwise."""
 
+PERTURBATION = 0.1
+"""Noise added to every parameter of a non-flow model so that its map is not the identity."""
+
 TIGHT_F64 = 1e-10
 """dopri5 rtol/atol for float64 pf-ode tests."""
 TIGHT_F32 = 1e-6
@@ -156,7 +159,7 @@ def make_flow(
     velocity: str = "mlp",
     speed: float = 1.0,
     dtype: torch.dtype = F64,
-    seed: int = 0,
+    init_seed: int = 0,
     **options: Any,
 ) -> FlowPolicy:
     """A small seeded flow policy whose velocities are O(1).
@@ -172,10 +175,10 @@ def make_flow(
         velocity: ``"mlp"`` (the registered network) or ``"smooth"`` (:class:`SmoothVelocity`, for pf-ode).
         speed: Target mean |v| (see :func:`scale_to_speed_`); ``0`` keeps the init.
         dtype: Parameter dtype.
-        seed: Seed of the initialisation.
-        **options: Passed to :func:`genpo.make_policy`.
+        init_seed: Seed of the initialisation.
+        **options: Passed to :func:`genpo.make_policy` (e.g. a Hutchinson ``seed``).
     """
-    torch.manual_seed(seed)
+    torch.manual_seed(init_seed)
     vel_kw = {"hidden": tuple(hidden)} if velocity == "mlp" else {}
     policy = genpo.make_policy(
         obs_dim, action_dim, integrator=integrator, likelihood=likelihood, steps=steps, p=p, **vel_kw, **options
@@ -240,11 +243,17 @@ class Case:
                 action_dim=action_dim,
                 velocity=velocity,
                 dtype=dtype,
-                seed=seed,
+                init_seed=seed,
                 **options,
             )
         torch.manual_seed(seed)
-        return genpo.make_policy(obs_dim, action_dim, model=self.model).to(dtype)
+        policy = genpo.make_policy(obs_dim, action_dim, model=self.model)
+        # Normalizing flows initialise to (near) the identity; perturbing every parameter makes the map
+        # a generic O(1) one (0.1 keeps MAF's latents O(1): its sampling divides by learned scales).
+        with torch.no_grad():
+            for param in policy.parameters():
+                param.add_(PERTURBATION * torch.randn_like(param))
+        return policy.to(dtype)
 
     def tolerance(self, dtype: torch.dtype) -> float:
         """Round-trip / log-det cancellation tolerance of this case in ``dtype``."""
@@ -272,17 +281,20 @@ def batch_inputs(policy: Policy, batch: int, *, seed: int = 0) -> tuple[Tensor, 
     return obs, noise
 
 
-def autograd_log_prob(policy: Policy, obs: Tensor, noise: Tensor) -> Tensor:
+def autograd_log_prob(policy: Policy, obs: Tensor, noise: Tensor, *, coupling: float = 0.0) -> Tensor:
     """log N(noise) - log|det d generate / d noise| with the Jacobian from torch.autograd.functional.
 
-    Also checks that rows are independent (off-diagonal blocks of the full Jacobian are zero).
+    Also checks that rows are independent: off-diagonal blocks of the full Jacobian are at most
+    ``coupling`` in absolute value (0 for row-wise maps; adaptive ODE solvers pick one step size
+    for the whole batch, which couples rows at the level of the solver tolerance).
     """
     full = torch.autograd.functional.jacobian(lambda n: policy.generate(obs, n), noise)  # [B, D, B, D]
     b = noise.shape[0]
     blocks = torch.stack([full[i, :, i, :] for i in range(b)])
     mask = ~torch.eye(b, dtype=torch.bool).view(b, 1, b, 1).expand_as(full)
     if b > 1:
-        assert full[mask].abs().max().item() == 0.0, "rows of the batch are not independent"
+        cross = full[mask].abs().max().item()
+        assert cross <= coupling, f"rows of the batch are not independent: cross-row derivative {cross:.3g}"
     log_det = torch.linalg.slogdet(blocks).logabsdet
     return -0.5 * noise.pow(2).sum(-1) - 0.5 * noise.shape[-1] * math.log(2 * math.pi) - log_det
 

@@ -280,10 +280,13 @@ def test_crash_while_building_envs_is_reported():
 
 
 def test_auto_workers_rule():
-    assert auto_workers(16, cpus=1) == 0
-    assert auto_workers(4, cpus=2) == 0
-    assert auto_workers(8, cpus=2) == 2
-    assert auto_workers(64, cpus=2) == 2
+    assert auto_workers(16, cpus=1, load=0.0) == 0
+    assert auto_workers(4, cpus=2, load=0.0) == 0  # < 4 envs per process
+    assert auto_workers(8, cpus=2, load=0.9) == 2
+    assert auto_workers(64, cpus=2, load=1.2) == 2
+    assert auto_workers(16, cpus=2, load=3.0) == 0  # other processes keep the cores busy
+    assert auto_workers(16, cpus=16, load=1.0) == 4
+    assert auto_workers(256, cpus=16, load=5.0) == 12
     with make_env("InvertedPendulum-v5", 2, workers="auto") as env:
         assert env.workers == 0
     with make_env("InvertedPendulum-v5", 2, workers=5) as env:
