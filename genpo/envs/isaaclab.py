@@ -488,6 +488,28 @@ def _normalize_device(device: str | torch.device) -> str:
     raise ValueError(f"IsaacLab device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
+def agent_clip_actions(task: str) -> float | None:
+    """``clip_actions`` of the task's rsl_rl agent config (what IsaacLab's ``train.py`` clamps actions to).
+
+    Args:
+        task: A registered task id (``isaaclab_tasks`` imported).
+
+    Returns:
+        The clip value, or ``None`` when the config sets none or cannot be loaded here (e.g. it imports
+        ``tensordict``, which the kit-less install leaves out).
+    """
+    from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry
+
+    try:
+        agent = load_cfg_from_registry(task, "rsl_rl_cfg_entry_point")
+    except Exception as exc:  # no agent config, or one that needs rsl_rl's extras
+        logger.info("no rsl_rl agent config for %s (%s: %s); actions unclipped", task, type(exc).__name__, exc)
+        return None
+    agent = getattr(agent, "default", agent)  # PresetCfg wrappers hold the default under .default
+    value = getattr(agent, "clip_actions", None)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _registered_tasks() -> list[str]:
     import gymnasium as gym
 
@@ -504,7 +526,7 @@ def _make_v3(
     cfg_hook: Callable[[Any], None] | None,
     final_observation: bool,
 ) -> tuple[Any, Callable[[], None], str]:
-    """Builds an IsaacLab 3.x env with a kit-less launch; returns ``(env, stop_runtime, task_id)``."""
+    """Builds an IsaacLab 3.x env with a kit-less launch; returns ``(env, stop_runtime, resolved task id)``."""
     import gymnasium as gym
     import isaaclab_tasks  # noqa: F401  (registers the task ids with gymnasium)
     from isaaclab.app import launch_simulation
@@ -587,7 +609,7 @@ def make_isaaclab_env(
     physics: str | None = None,
     overrides: Sequence[str] = (),
     local_assets: bool | str | os.PathLike[str] | None = None,
-    clip_actions: float | None = None,
+    clip_actions: float | str | None = "auto",
     critic_group: str | None = "critic",
     final_observation: bool = False,
     cfg_hook: Callable[[Any], None] | None = None,
@@ -605,7 +627,8 @@ def make_isaaclab_env(
         overrides: More IsaacLab 3.x Hydra-style overrides (``"presets=NAME"``, ``"env.decimation=4"``, ...).
         local_assets: Build and use the offline asset root: ``True``, a folder, ``False``, or ``None`` to read
             ``GENPO_ISAACLAB_LOCAL_ASSETS``. Must be decided before isaaclab is first imported in the process.
-        clip_actions: Clamp actions to ``[-clip_actions, clip_actions]``; ``None`` leaves them unbounded.
+        clip_actions: Clamp actions to ``[-clip_actions, clip_actions]``; ``"auto"`` takes the value of the task's
+            rsl_rl agent config as IsaacLab's ``train.py`` does (most set none); ``None`` leaves them unbounded.
         critic_group: Observation group to expose as ``extras["critic_observation"]`` (``None``: ignore).
         final_observation: Ask IsaacLab for terminal observations (``extras["final_observation"]``).
         cfg_hook: Called with the parsed env config before the environment is built, to edit it.
@@ -635,9 +658,13 @@ def make_isaaclab_env(
         use_local_assets(local_assets)
     elif _local_assets_request(local_assets) is not None:
         raise ValueError("local_assets is supported with IsaacLab 3.x only (2.x reads assets through Isaac Sim)")
+    if isinstance(clip_actions, str) and clip_actions != "auto":
+        raise ValueError(f"clip_actions must be a number, None or 'auto', got {clip_actions!r}")
     make = _make_v3 if generation == 3 else _make_v2
     env, stop, resolved = make(task, num_envs, seed, device, headless, overrides, cfg_hook, final_observation)
     try:
+        if clip_actions == "auto":
+            clip_actions = agent_clip_actions(resolved)
         return IsaacLabVecEnv(
             env,
             env_id=f"isaaclab:{resolved}",
@@ -673,6 +700,7 @@ __all__ = [
     "ISAACLAB3_TO_2",
     "LOCAL_ASSETS_ENV",
     "IsaacLabVecEnv",
+    "agent_clip_actions",
     "asset_blockers",
     "isaaclab_generation",
     "make_isaaclab_env",

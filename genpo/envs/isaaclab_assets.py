@@ -5,17 +5,12 @@ a remote path ends in ``import omni.client`` and fails. :func:`build_local_asset
 mirrors the server's paths for the assets the offline-runnable tasks need, built only from files the
 ``newton`` wheel ships plus a hand-written ground plane:
 
-========================================================================  =====================================
-path under the root                                                       made from
-========================================================================  =====================================
-``Isaac/IsaacLab/Robots/Classic/Cartpole/cartpole.usd``                  ``newton/examples/assets/cartpole_single_pendulum.usda``
-                                                                          (a flattened copy of IsaacLab's cartpole; its
-                                                                          ``defaultPrim`` is fixed to the real root prim)
-``Isaac/Robots/IsaacSim/Ant/ant_instanceable.usd``                        ``newton/examples/assets/ant.usda`` (Newton's ant:
-                                                                          same body names, not NVIDIA's exact physics)
-``Isaac/IsaacLab/Environments/Grid/default_ground_plane_checker_v1/``     written here: a 100 m quad and a collision
-``default_ground_plane.usda``                                             ``Plane``, the layout IsaacLab's spawner expects
-========================================================================  =====================================
+* ``Isaac/IsaacLab/Robots/Classic/Cartpole/cartpole.usd``: ``newton/examples/assets/cartpole_single_pendulum.usda``,
+  a flattened copy of IsaacLab's cartpole whose ``defaultPrim`` is fixed to the real root prim ``/cartpole``;
+* ``Isaac/Robots/IsaacSim/Ant/ant_instanceable.usd``: ``newton/examples/assets/ant.usda`` (Newton's ant: same
+  body names, not NVIDIA's exact physics);
+* ``Isaac/IsaacLab/Environments/Grid/default_ground_plane_checker_v1/default_ground_plane.usda``: written here,
+  a 100 m quad and a collision ``Plane``, the layout IsaacLab's ground-plane spawner expects.
 
 These assets are good enough to test an adapter and to smoke-train; they are not NVIDIA's assets, so returns
 are not comparable with published numbers.

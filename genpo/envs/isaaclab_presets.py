@@ -15,7 +15,7 @@ Each preset is a plain dict::
 ``hyperparameters`` uses generic trainer-config field names: ``learning_rate``, ``desired_kl`` (adaptive
 learning-rate schedule), ``num_epochs``, ``num_minibatches``, ``steps_per_env``, ``gamma``, ``lam``,
 ``entropy_coef``, ``hidden`` (actor), ``critic_hidden``, ``num_envs``, ``max_iterations``, ``clip_param``,
-``value_coef``, ``max_grad_norm`` and ``obs_normalization`` (rsl_rl's empirical observation normalizer).
+``value_coef``, ``max_grad_norm`` and ``normalize_obs`` (rsl_rl's empirical observation normalizer).
 
 Sources: the GenPO authors' own configuration exists for Ant only (restated in the project's
 ``genpo-method.md`` reference notes); every other number is IsaacLab's rsl_rl agent config for the task
@@ -56,7 +56,7 @@ def _hp(
     clip_param: float = 0.2,
     value_coef: float = 1.0,
     max_grad_norm: float = 1.0,
-    obs_normalization: bool = False,
+    normalize_obs: bool = False,
     critic_hidden: list[int] | None = None,
 ) -> dict[str, Any]:
     """One hyperparameter dict (rsl_rl's PPO defaults where IsaacLab's configs agree on them)."""
@@ -76,7 +76,7 @@ def _hp(
         "clip_param": clip_param,
         "value_coef": value_coef,
         "max_grad_norm": max_grad_norm,
-        "obs_normalization": obs_normalization,
+        "normalize_obs": normalize_obs,
     }
 
 
@@ -112,7 +112,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "32 steps/env, gamma 0.99, lambda 0.95, entropy 0.0, clip 0.2, value coef 1.0, grad norm 1.0, actor and "
         f"critic [400, 200, 100]); num_envs 4096 and max_iterations 1000: {_IL3}core/locomotion/ant "
         "(ant_manager_env_cfg scene.num_envs, agents/rsl_rl_ppo_cfg.py AntPPORunnerCfg), which match the authors' "
-        "PPO numbers; obs_normalization False as in AntPPORunnerCfg",
+        "PPO numbers; normalize_obs False as in AntPPORunnerCfg (the reference notes do not state the authors' "
+        "setting)",
         "Runs offline on CPU here (Newton physics) with the local asset root, which substitutes Newton's ant for "
         "NVIDIA's: fine for tests, not for paper numbers.",
     ),
@@ -128,7 +129,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             hidden=[400, 200, 100],
             entropy_coef=0.0,
             value_coef=2.0,
-            obs_normalization=True,
+            normalize_obs=True,
             num_envs=4096,
         ),
         f"{_IL3}core/locomotion/humanoid/agents/rsl_rl_ppo_cfg.py HumanoidPPORunnerCfg; num_envs: "
@@ -233,7 +234,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             max_iterations=3000,
             hidden=[512, 512, 256, 128],
             entropy_coef=0.005,
-            obs_normalization=True,
+            normalize_obs=True,
             num_envs=8192,
         ),
         f"{_IL3}core/reorient/config/shadow_hand/agents/rsl_rl_ppo_cfg.py ShadowHandPPORunnerCfg; num_envs: "

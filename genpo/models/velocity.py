@@ -140,9 +140,25 @@ class MLPVelocity(VelocityNet):
         self.in_t = nn.Linear(time_dim, hidden[0], bias=False)
         self.act = make_activation(activation)
         self.trunk = mlp([*hidden, latent_dim], activation)
+        self._time_cache: dict[float, tuple[tuple, Tensor]] = {}
 
     def _time_proj(self, t: float | Tensor, like: Tensor) -> Tensor:
         return self.in_t(self.time_embed(_time_tensor(t, like)))
+
+    def _time_bias(self, t: float, like: Tensor) -> Tensor:
+        """``in_t(embed(t)) + in_x.bias`` for a grid time; reused across passes while parameters are unchanged.
+
+        Without autograd (rollouts, evaluation, export) the K grid values are computed once per
+        parameter update instead of once per action; parameter version counters tell when to refresh.
+        """
+        if torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+            return self._time_proj(t, like) + self.in_x.bias
+        params = (*self.time_embed.parameters(), self.in_t.weight, self.in_x.bias)
+        key = (t, like.dtype, like.device, tuple(p._version for p in params), tuple(id(p) for p in params))
+        hit = self._time_cache.get(t)
+        if hit is None or hit[0] != key:
+            hit = self._time_cache[t] = (key, self._time_proj(t, like) + self.in_x.bias)
+        return hit[1]
 
     def forward(self, x: Tensor, t: float | Tensor, obs: Tensor) -> Tensor:
         """Velocity at latent ``x`` [B, d], scalar time ``t``, observation ``obs`` [B, obs_dim]."""
@@ -153,13 +169,12 @@ class MLPVelocity(VelocityNet):
         cache: dict[float, Tensor] = {}
 
         def field(x: Tensor, t: float | Tensor) -> Tensor:
-            if isinstance(t, float):  # fixed grids revisit the same K times: embed each once per pass
-                tp = cache.get(t)
-                if tp is None:
-                    tp = cache[t] = self._time_proj(t, x)
-            else:
-                tp = self._time_proj(t, x)
-            return self.trunk(self.act(self.in_x(x) + obs_proj + tp))
+            if isinstance(t, float):  # fixed grids revisit the same K times: fold obs, time and bias once per pass
+                h0 = cache.get(t)
+                if h0 is None:
+                    h0 = cache[t] = obs_proj + self._time_bias(t, x)
+                return self.trunk(self.act(nn.functional.linear(x, self.in_x.weight) + h0))
+            return self.trunk(self.act(self.in_x(x) + obs_proj + self._time_proj(t, x)))
 
         return field
 

@@ -75,6 +75,7 @@ def export_policy(ac: ActorCritic, out_dir: str | Path, fmt: str = "torchscript"
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                module(*args)  # warms per-parameter caches (flow time embeddings), which tracing then folds in
                 if fmt == "torchscript":
                     torch.jit.trace(module, args, check_trace=False).save(str(tmp))
                 else:

@@ -138,6 +138,7 @@ class Trainer:
         self.iteration = 0
         self.global_step = 0
         self._resumed_env_state: dict[str, Any] | None = None
+        self.last_timings: dict[str, list[float]] = {"rollout": [], "update": []}
         if checkpoint is not None:
             self._load(checkpoint)
         broadcast_module(self.ac)  # every rank starts from rank 0's parameters
@@ -234,6 +235,7 @@ class Trainer:
         history: list[tuple[int, float, float | None]] = []
         t_start = time.perf_counter()
         steps_this_run = 0
+        self.last_timings = {"rollout": [], "update": []}
         obs, critic_obs = self._reset()
         check_finite(obs, "observation", self.iteration)
         if self._resumed_env_state is None or "backend" not in self._resumed_env_state:
@@ -289,6 +291,8 @@ class Trainer:
                 steps_this_run += step_count
                 dt = time.perf_counter() - t0
                 sps = step_count / dt
+                self.last_timings["rollout"].append(t_rollout)
+                self.last_timings["update"].append(dt - t_rollout)
                 recent.extend(ep_returns)
                 mean_ret = float(np.mean(recent)) if recent else None
                 history.append((self.global_step, time.perf_counter() - t_start, mean_ret))

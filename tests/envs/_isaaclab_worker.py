@@ -34,7 +34,7 @@ def check(name: str) -> Callable[[Callable[[], dict[str, Any] | None]], None]:
         try:
             out = fn() or {}
             RESULTS[name] = {"ok": True, **out}
-        except BaseException:  # noqa: BLE001  (recorded for the test to report)
+        except BaseException:  # recorded for the test to report
             RESULTS[name] = {"ok": False, "error": traceback.format_exc()}
         RESULTS[name]["seconds"] = round(time.perf_counter() - start, 2)
         print(f"[worker] {name}: {'ok' if RESULTS[name]['ok'] else 'FAILED'} ({RESULTS[name]['seconds']} s)")
@@ -178,6 +178,17 @@ def main(path: str) -> None:
                 messages[task] = f"{type(exc).__name__}: {exc}"
         return {"messages": messages}
 
+    @check("agent_clip_actions")
+    def _() -> dict[str, Any]:
+        from genpo.envs.isaaclab import agent_clip_actions
+
+        # the camera cartpole's rsl_rl config sets clip_actions = 1.0; the state one sets none
+        return {
+            "camera": agent_clip_actions("Isaac-Cartpole-Camera-Direct"),
+            "state": agent_clip_actions("Isaac-Cartpole-Direct"),
+            "unknown": agent_clip_actions("Isaac-Fourbar-Pole-Swingup-Nope"),
+        }
+
     @check("presets")
     def _() -> dict[str, Any]:
         import gymnasium as gym
@@ -201,7 +212,7 @@ def main(path: str) -> None:
                 info["cfg_built"] = cfg.sim.device == "cpu" and cfg.scene.num_envs == 2
                 info["physics"] = type(cfg.sim.physics).__name__
                 info["blockers"] = runtime_blockers(cfg) + asset_blockers(cfg)
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 info["cfg_error"] = traceback.format_exc()
                 continue
             try:
@@ -223,10 +234,10 @@ def main(path: str) -> None:
                     "clip_param": alg.clip_param,
                     "value_coef": alg.value_loss_coef,
                     "max_grad_norm": alg.max_grad_norm,
-                    "obs_normalization": bool(agent.actor.obs_normalization),
+                    "normalize_obs": bool(agent.actor.obs_normalization),
                     "clip_actions": agent.clip_actions,
                 }
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 info["agent_error"] = f"{type(exc).__name__}: {exc}"
             if not info["blockers"]:
                 env = make_env(f"isaaclab:{task}", num_envs=2, device="cpu", seed=0)

@@ -97,7 +97,7 @@ def test_cartpole_direct_interface_and_time_outs(results: dict[str, Any]) -> Non
     res = _get(results, "cartpole_direct")
     _check_interface(res, obs_dim=4, act_dim=1)
     assert res["env_id"] == "isaaclab:Isaac-Cartpole-Direct"
-    assert not res["bounded"]  # IsaacLab actions are unbounded by default
+    assert not res["bounded"]  # unbounded: its rsl_rl agent config sets no clip_actions ("auto")
     assert res["max_episode_length"] == 15  # from the cfg_hook
     # 40 steps of 15-step episodes: every sub-environment timed out at least twice (or terminated earlier)
     assert res["episodes"] >= 8
@@ -144,6 +144,13 @@ def test_clear_errors(results: dict[str, Any]) -> None:
     assert "Isaac Sim" in messages["IsaacContrib-Lift-Cube-Franka"]
 
 
+def test_clip_actions_auto_reads_the_rsl_rl_agent_config(results: dict[str, Any]) -> None:
+    res = _get(results, "agent_clip_actions")
+    assert res["camera"] == 1.0
+    assert res["state"] is None
+    assert res["unknown"] is None
+
+
 HP_FIELDS = [
     "learning_rate",
     "desired_kl",
@@ -159,7 +166,7 @@ HP_FIELDS = [
     "clip_param",
     "value_coef",
     "max_grad_norm",
-    "obs_normalization",
+    "normalize_obs",
 ]
 
 

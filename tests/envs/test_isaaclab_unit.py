@@ -55,7 +55,7 @@ def test_mapping_is_one_to_one() -> None:
 
 
 def test_removed_task_and_unknown_generation() -> None:
-    with pytest.raises(ValueError, match="removed in IsaacLab 3.0"):
+    with pytest.raises(ValueError, match=r"removed in IsaacLab 3\.0"):
         task_id_for_generation("Isaac-Quadcopter-Direct-v0", 3)
     assert task_id_for_generation("Isaac-Quadcopter-Direct-v0", 2) == "Isaac-Quadcopter-Direct-v0"
     with pytest.raises(ValueError, match="generation"):
@@ -92,7 +92,7 @@ def test_eight_paper_presets_with_generic_fields() -> None:
         "clip_param",
         "value_coef",
         "max_grad_norm",
-        "obs_normalization",
+        "normalize_obs",
     }
     for name, preset in PRESETS.items():
         assert set(preset["hyperparameters"]) == fields, name
@@ -262,7 +262,7 @@ def test_adapter_dims_critic_group_and_copies() -> None:
     o1, r1, te1, tr1, ex1 = env.step(torch.zeros(3, 1))
     saved = (o1.clone(), r1.clone(), te1.clone(), tr1.clone(), ex1["critic_observation"].clone())
     env.step(torch.zeros(3, 1))  # IsaacLab mutates its buffers in place: returned tensors must not change
-    for before, now in zip(saved, (o1, r1, te1, tr1, ex1["critic_observation"])):
+    for before, now in zip(saved, (o1, r1, te1, tr1, ex1["critic_observation"]), strict=True):
         assert torch.equal(before, now)
     assert te1.dtype == tr1.dtype == torch.bool and r1.dtype == torch.float32
     env.close()
@@ -278,7 +278,7 @@ def test_adapter_time_outs_terminations_episode_stats_and_logs() -> None:
         obs, reward, terminated, truncated, extras = env.step(torch.zeros(3, 1))
         assert extras["episode"]["return"].numel() == 0
         assert "critic_observation" not in extras
-    obs, reward, terminated, truncated, extras = env.step(torch.zeros(3, 1))
+    obs, _, terminated, truncated, extras = env.step(torch.zeros(3, 1))
     assert truncated.all() and not terminated.any()
     assert torch.equal(extras["episode"]["length"], torch.tensor([4, 4, 4]))
     assert torch.allclose(extras["episode"]["return"], torch.full((3,), 4.0))
@@ -286,7 +286,7 @@ def test_adapter_time_outs_terminations_episode_stats_and_logs() -> None:
     assert "final_observation" not in extras  # not asked for: IsaacLab provides none by default
     assert set(extras["log"]) == {"Episode_Reward/alive"}
     # a termination in row 0 only
-    obs, reward, terminated, truncated, extras = env.step(torch.tensor([[9.0], [0.0], [0.0]]))
+    _, _, terminated, truncated, extras = env.step(torch.tensor([[9.0], [0.0], [0.0]]))
     assert terminated.tolist() == [True, False, False] and not truncated.any()
     assert extras["episode"]["length"].tolist() == [1]
 

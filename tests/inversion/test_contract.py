@@ -38,37 +38,36 @@ def test_cases_cover_every_registered_part() -> None:
 @pytest.mark.parametrize("case", case_params(CASES))
 def test_round_trip_and_log_dets_cancel(case: Case, dtype: torch.dtype) -> None:
     policy = case.build(obs_dim=3, action_dim=2, dtype=dtype)
-    obs, noise = batch_inputs(policy, 16, seed=1)
+    obs, noise = batch_inputs(policy, 8, seed=1)
     tol = case.tolerance(dtype)
     with torch.no_grad():
-        latent = policy.generate(obs, noise)
-        back = policy.invert(obs, latent)
-        latent_f, ld_f = policy.flow_forward(obs, noise)
-        noise_i, ld_i = policy.flow_inverse(obs, latent_f)
+        latent, ld_f = policy.flow_forward(obs, noise)
+        back, ld_i = policy.flow_inverse(obs, latent)
+        back_only = policy.invert(obs, latent)  # the log-det-free path
 
-    for t in (latent, back, latent_f, ld_f, noise_i, ld_i):
+    for t in (latent, back, back_only, ld_f, ld_i):
         assert t.dtype == dtype
-    assert latent.shape == noise.shape == (16, policy.latent_dim)
-    assert ld_f.shape == ld_i.shape == (16,)
-    # The map is not the identity (so the round trip tests something).
-    assert (latent - noise).abs().mean() > 0.05
+        assert torch.isfinite(t).all()
+    assert latent.shape == back.shape == (8, policy.latent_dim)
+    assert ld_f.shape == ld_i.shape == (8,)
+    # The map moves samples by O(1), so a round trip has something to undo.
+    assert (latent - noise).abs().mean() > 0.1
     assert (back - noise).abs().max().item() <= tol
-    assert (noise_i - noise).abs().max().item() <= tol
-    assert torch.allclose(latent_f, latent, atol=tol, rtol=0)
+    assert (back_only - noise).abs().max().item() <= tol
     assert (ld_f + ld_i).abs().max().item() <= tol * max(1.0, ld_f.abs().max().item())
 
 
 @pytest.mark.parametrize("case", case_params(CASES))
 def test_sample_log_prob_and_actions_agree(case: Case) -> None:
     policy = case.build(obs_dim=3, action_dim=2, dtype=F64)
-    obs, _ = batch_inputs(policy, 8, seed=2)
+    obs, _ = batch_inputs(policy, 4, seed=2)
     with torch.no_grad():
         action, latent, logp = policy.sample(obs, generator=torch.Generator().manual_seed(0))
         again = policy.log_prob(obs, latent)
         det = policy.deterministic_action(obs)
         zero = policy.to_action(policy.generate(obs, torch.zeros_like(latent)))
-    assert action.shape == det.shape == (8, policy.action_dim)
-    assert latent.shape == (8, policy.latent_dim)
+    assert action.shape == det.shape == (4, policy.action_dim)
+    assert latent.shape == (4, policy.latent_dim)
     assert torch.isfinite(logp).all()
     assert torch.allclose(logp, again, atol=100 * case.tolerance(F64), rtol=0)
     assert torch.equal(action, policy.to_action(latent))
