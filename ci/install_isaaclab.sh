@@ -9,7 +9,9 @@
 # wheel pins torch==2.11 (and Python>=3.12), so it is installed with --no-deps --ignore-requires-python, and the
 # other packages are installed against a constraint that holds the installed torch at its version. The remaining
 # isaaclab requirements (Isaac Sim, transformers, open3d, pin, omniverseclient, ...) are not needed by the
-# kit-less tasks genpo runs. See docs/isaaclab.md.
+# kit-less tasks genpo runs. tensordict is not needed to run tasks either, but several tasks' rsl_rl agent
+# configs import it (genpo reads their clip_actions, and the tests compare the presets with them).
+# See docs/isaaclab.md.
 set -euo pipefail
 
 ISAACLAB_VERSION="3.0.0"
@@ -29,6 +31,7 @@ PACKAGES=(
     "h5py"
     "rich"
     "tqdm"
+    "tensordict"
 )
 
 if [[ -n "${PYTHON:-}" ]]; then
@@ -52,7 +55,7 @@ import sys
 
 want = {"isaaclab": sys.argv[1], "warp-lang": "1.17.0", "newton": "1.6.1", "usd-exchange": "3.0.1"}
 names = ["newton-usd-schemas", "gymnasium", "prettytable", "psutil", "trimesh", "lazy_loader", "hydra-core",
-         "scipy", "einops", "h5py", "rich", "tqdm", "mujoco-warp"]
+         "scipy", "einops", "h5py", "rich", "tqdm", "mujoco-warp", "tensordict"]
 try:
     ok = all(md.version(name) == version for name, version in want.items())
     for name in names:

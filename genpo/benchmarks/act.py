@@ -64,7 +64,7 @@ def run(
     rows = []
     for model in ("gaussian", "flow"):
         ac = make_actor_critic(model, obs_dim, action_dim, steps)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, ac.policy.static_parameters():
             scripted = torch.jit.load(str(export_policy(ac, tmp, "torchscript")[0]))
             for batch in batches:
                 obs = torch.randn(batch, obs_dim)

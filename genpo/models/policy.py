@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
 import torch
 from torch import Tensor, nn
 
@@ -53,6 +56,19 @@ class Policy(nn.Module):
     def to_action(self, latent: Tensor) -> Tensor:
         """The action the environment receives for a latent."""
         return latent
+
+    @contextmanager
+    def static_parameters(self) -> Iterator[None]:
+        """Parameters stay fixed inside the block (a rollout, an evaluation, an export trace).
+
+        Parts that can cache parameter-only quantities (velocity networks' time embeddings) do so for
+        the block's no-grad passes. Do not step an optimizer inside it.
+        """
+        with ExitStack() as stack:
+            for m in self.modules():
+                if m is not self and hasattr(m, "static_parameters"):
+                    stack.enter_context(m.static_parameters())
+            yield
 
     # -- validation ------------------------------------------------------------------------------
     def _check(self, name: str, x: Tensor, width: int) -> None:

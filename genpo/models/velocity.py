@@ -9,7 +9,8 @@ pass, which lets a network precompute whatever depends on the observation only.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -84,6 +85,20 @@ class VelocityNet(nn.Module):
 
     latent_dim: int
     obs_dim: int
+    _static_cache: dict | None = None
+
+    @contextmanager
+    def static_parameters(self) -> Iterator[None]:
+        """Promises that parameters do not change inside the block, so parameter-only terms may be cached.
+
+        Only no-grad passes use the cache (optimizers update parameters in place, and fused kernels do not
+        even bump tensors' version counters, so nothing can detect the change by itself).
+        """
+        self._static_cache = {}
+        try:
+            yield
+        finally:
+            self._static_cache = None
 
     def bind(self, obs: Tensor) -> VelocityField:
         """Returns the velocity field for one batch of observations."""
@@ -140,25 +155,23 @@ class MLPVelocity(VelocityNet):
         self.in_t = nn.Linear(time_dim, hidden[0], bias=False)
         self.act = make_activation(activation)
         self.trunk = mlp([*hidden, latent_dim], activation)
-        self._time_cache: dict[float, tuple[tuple, Tensor]] = {}
 
     def _time_proj(self, t: float | Tensor, like: Tensor) -> Tensor:
         return self.in_t(self.time_embed(_time_tensor(t, like)))
 
     def _time_bias(self, t: float, like: Tensor) -> Tensor:
-        """``in_t(embed(t)) + in_x.bias`` for a grid time; reused across passes while parameters are unchanged.
+        """``in_t(embed(t)) + in_x.bias`` for a grid time.
 
-        Without autograd (rollouts, evaluation, export) the K grid values are computed once per
-        parameter update instead of once per action; parameter version counters tell when to refresh.
+        Inside :meth:`VelocityNet.static_parameters` (rollouts, evaluation, export) the K grid values are
+        computed once for the whole block instead of once per action.
         """
-        if torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        cache = self._static_cache
+        if cache is None or torch.is_grad_enabled():
             return self._time_proj(t, like) + self.in_x.bias
-        params = (*self.time_embed.parameters(), self.in_t.weight, self.in_x.bias)
-        key = (t, like.dtype, like.device, tuple(p._version for p in params), tuple(id(p) for p in params))
-        hit = self._time_cache.get(t)
-        if hit is None or hit[0] != key:
-            hit = self._time_cache[t] = (key, self._time_proj(t, like) + self.in_x.bias)
-        return hit[1]
+        key = (t, like.dtype, like.device)
+        if key not in cache:
+            cache[key] = self._time_proj(t, like) + self.in_x.bias
+        return cache[key]
 
     def forward(self, x: Tensor, t: float | Tensor, obs: Tensor) -> Tensor:
         """Velocity at latent ``x`` [B, d], scalar time ``t``, observation ``obs`` [B, obs_dim]."""
@@ -166,13 +179,16 @@ class MLPVelocity(VelocityNet):
 
     def bind(self, obs: Tensor) -> VelocityField:
         obs_proj = self.in_obs(obs)
-        cache: dict[float, Tensor] = {}
+        cache: dict[tuple[float, bool], Tensor] = {}
 
         def field(x: Tensor, t: float | Tensor) -> Tensor:
             if isinstance(t, float):  # fixed grids revisit the same K times: fold obs, time and bias once per pass
-                h0 = cache.get(t)
+                # Keyed by grad mode too: a value first computed under no_grad (euler's fixed-point
+                # loop) must not stand in for a differentiable one later in the same pass.
+                key = (t, torch.is_grad_enabled())
+                h0 = cache.get(key)
                 if h0 is None:
-                    h0 = cache[t] = obs_proj + self._time_bias(t, x)
+                    h0 = cache[key] = obs_proj + self._time_bias(t, x)
                 return self.trunk(self.act(nn.functional.linear(x, self.in_x.weight) + h0))
             return self.trunk(self.act(self.in_x(x) + obs_proj + self._time_proj(t, x)))
 

@@ -26,6 +26,21 @@ def evaluate(
     running = torch.zeros(env.num_envs, dtype=torch.float64)
     finished = torch.zeros(env.num_envs, dtype=torch.bool)
     dev = next(ac.parameters()).device
+    with ac.policy.static_parameters():
+        return _run_episodes(ac, env, obs, returns, running, finished, dev, deterministic, max_steps)
+
+
+def _run_episodes(
+    ac: ActorCritic,
+    env: VecEnv,
+    obs: Tensor,
+    returns: Tensor,
+    running: Tensor,
+    finished: Tensor,
+    dev: torch.device,
+    deterministic: bool,
+    max_steps: int,
+) -> Tensor:
     for _ in range(max_steps):
         obs_n = ac.obs_norm(obs.to(dev))
         action = ac.policy.deterministic_action(obs_n) if deterministic else ac.policy.sample(obs_n)[0]

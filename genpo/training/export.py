@@ -73,9 +73,9 @@ def export_policy(ac: ActorCritic, out_dir: str | Path, fmt: str = "torchscript"
         target = out_dir / f"{name}.{'pt' if fmt == 'torchscript' else 'onnx'}"
         tmp = _atomic_target(target)
         try:
-            with torch.no_grad(), warnings.catch_warnings():
+            with torch.no_grad(), warnings.catch_warnings(), ac.policy.static_parameters():
                 warnings.simplefilter("ignore")
-                module(*args)  # warms per-parameter caches (flow time embeddings), which tracing then folds in
+                module(*args)  # fills the static caches (flow time embeddings): tracing then folds them in
                 if fmt == "torchscript":
                     torch.jit.trace(module, args, check_trace=False).save(str(tmp))
                 else:

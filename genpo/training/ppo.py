@@ -44,7 +44,8 @@ class PPO:
     def __init__(self, ac: ActorCritic, cfg: AlgoConfig) -> None:
         self.ac, self.cfg = ac, cfg
         self.learning_rate = cfg.learning_rate
-        self.optimizer = torch.optim.Adam(ac.parameters(), lr=cfg.learning_rate)
+        # The fused kernel is ~4x faster than the per-tensor loop on CPU (docs/benchmarks.md) and exists on CUDA too.
+        self.optimizer = torch.optim.Adam(ac.parameters(), lr=cfg.learning_rate, fused=True)
         self.lr_rule = AdaptiveLR(desired_kl=cfg.desired_kl) if cfg.schedule == "adaptive" else None
         policy = ac.policy
         self.compress = cfg.compress_coef > 0 and policy.latent_dim == 2 * policy.action_dim

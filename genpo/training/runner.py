@@ -249,7 +249,7 @@ class Trainer:
                 ep_lengths: list[float] = []
                 env_logs: dict[str, float] = {}
                 torch.set_num_threads(1)
-                with torch.no_grad():
+                with torch.no_grad(), ac.policy.static_parameters():
                     for _ in range(a.steps_per_env):
                         obs_n, critic_n = ac.obs_norm(obs), ac.critic_obs_norm(critic_obs)
                         action, latent, log_prob = ac.policy.sample(obs_n)

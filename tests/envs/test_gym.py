@@ -175,7 +175,7 @@ def test_truncation_sets_truncated_not_terminated_and_episode_stats():
             if t % limit == 0:
                 assert trunc.all()
                 assert extras["episode"]["length"].tolist() == [limit] * n
-                torch.testing.assert_close(extras["episode"]["return"], torch.tensor(sums, dtype=torch.float32))
+                assert torch.allclose(extras["episode"]["return"], torch.tensor(sums, dtype=torch.float32), rtol=1e-6)
                 sums[:] = 0.0
                 for r in refs:
                     r.reset()
@@ -203,7 +203,7 @@ def test_env_kwargs_reach_the_constructor():
         r_default = a.step(act)[1]
     with make_env("HalfCheetah-v5", 1, seed=0, workers=0, env_kwargs={"ctrl_cost_weight": 0.0}) as b:
         r_free = b.step(act)[1]
-    torch.testing.assert_close(r_free - r_default, torch.tensor([0.6]))  # 0.1 * sum(1^2 over 6 joints)
+    assert torch.allclose(r_free - r_default, torch.tensor([0.6]), atol=1e-5)  # 0.1 * sum(1^2 over 6 joints)
 
 
 # ------------------------------------------------------------------- workers
@@ -282,11 +282,11 @@ def test_crash_while_building_envs_is_reported():
 def test_auto_workers_rule():
     assert auto_workers(16, cpus=1, load=0.0) == 0
     assert auto_workers(4, cpus=2, load=0.0) == 0  # < 4 envs per process
-    assert auto_workers(8, cpus=2, load=0.9) == 2
-    assert auto_workers(64, cpus=2, load=1.2) == 2
-    assert auto_workers(16, cpus=2, load=3.0) == 0  # other processes keep the cores busy
+    assert auto_workers(8, cpus=2, load=0.2) == 2  # an idle 2-core machine
+    assert auto_workers(64, cpus=2, load=0.4) == 2
+    assert auto_workers(16, cpus=2, load=1.0) == 0  # a core is busy elsewhere: workers measured slower
     assert auto_workers(16, cpus=16, load=1.0) == 4
-    assert auto_workers(256, cpus=16, load=5.0) == 12
+    assert auto_workers(256, cpus=16, load=5.2) == 11
     with make_env("InvertedPendulum-v5", 2, workers="auto") as env:
         assert env.workers == 0
     with make_env("InvertedPendulum-v5", 2, workers=5) as env:

@@ -275,7 +275,7 @@ def test_adapter_time_outs_terminations_episode_stats_and_logs() -> None:
     assert env.critic_observation_dim is None
     env.reset()
     for _ in range(3):
-        obs, reward, terminated, truncated, extras = env.step(torch.zeros(3, 1))
+        _, _, _, _, extras = env.step(torch.zeros(3, 1))
         assert extras["episode"]["return"].numel() == 0
         assert "critic_observation" not in extras
     obs, _, terminated, truncated, extras = env.step(torch.zeros(3, 1))

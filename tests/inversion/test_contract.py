@@ -22,6 +22,8 @@ from conftest import F32, F64, Case, batch_inputs, case_params, policy_cases
 from genpo.inversion import INTEGRATORS, LIKELIHOODS
 from genpo.models import MODELS
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 CASES = policy_cases()
 
 
