@@ -7,6 +7,9 @@ import typer
 import genpo
 from genpo.cli import export, listing, play, train  # noqa: F401  (registers the commands)
 from genpo.cli.app import app
+from genpo.cli.bench import bench_app
+
+app.add_typer(bench_app, name="bench")
 
 
 def _version(value: bool) -> None:

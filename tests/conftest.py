@@ -303,7 +303,6 @@ def autograd_log_prob(policy: Policy, obs: Tensor, noise: Tensor, *, coupling: f
     return -0.5 * noise.pow(2).sum(-1) - 0.5 * noise.shape[-1] * math.log(2 * math.pi) - log_det
 
 
-
 @pytest.fixture
 def one_thread():
     """Runs a test with one torch thread: these tests use tiny tensors, and on a shared 2-core machine

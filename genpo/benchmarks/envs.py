@@ -48,6 +48,8 @@ def measure_env_stepping(
     repeats: int = 3,
     warmup: int = 20,
     seed: int = 0,
+    device: str = "cpu",
+    options: dict | None = None,
 ) -> list[EnvBenchRow]:
     """Times ``env.step`` with uniform random actions in the action bounds for each combination.
 
@@ -62,28 +64,33 @@ def measure_env_stepping(
         repeats: Trials per combination.
         warmup: Untimed steps first (workers start, caches warm).
         seed: Seed of the environments and of the actions.
+        device: Device of the environments.
+        options: Extra backend options for ``make_env`` (the ``workers`` values apply to Gymnasium ids only).
 
     Returns:
         One row per combination, in loop order.
     """
-    from genpo.envs import make_env
+    from genpo.envs import make_env, parse_env_id
 
     torch.set_num_threads(1)  # the parent only converts tensors: leave the cores to the envs
     gen = torch.Generator().manual_seed(seed)
-    combos = [(e, n, w) for e in env_ids for n in num_envs for w in workers]
+    workers = list(workers)
+    combos = [(e, n, w) for e in env_ids for n in num_envs for w in (workers if parse_env_id(e)[0] == "gym" else [0])]
     envs: list = []
     best = [0.0] * len(combos)
     durations: list[list[float]] = [[] for _ in combos]
     try:
         for env_id, n, w in combos:
-            envs.append(make_env(env_id, n, seed=seed, workers=w))
+            extra = {"workers": w} if parse_env_id(env_id)[0] == "gym" else {}
+            envs.append(make_env(env_id, n, seed=seed, device=device, **extra, **(options or {})))
             envs[-1].reset()
         actions = []
         for env in envs:
-            low = env.action_low if env.action_low is not None else -torch.ones(env.action_dim)
-            high = env.action_high if env.action_high is not None else torch.ones(env.action_dim)
+            low = env.action_low.cpu() if env.action_low is not None else -torch.ones(env.action_dim)
+            high = env.action_high.cpu() if env.action_high is not None else torch.ones(env.action_dim)
             # Random actions drawn up front: the timing covers the env, not the RNG.
-            actions.append(low + (high - low) * torch.rand(64, env.num_envs, env.action_dim, generator=gen))
+            rand = torch.rand(64, env.num_envs, env.action_dim, generator=gen)
+            actions.append((low + (high - low) * rand).to(env.device))
             for i in range(warmup):
                 env.step(actions[-1][i % 64])
         for _ in range(repeats):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
+
+from rich.console import Console
 
 from genpo.training.config import TrainConfig
 from genpo.training.runner import Trainer
@@ -29,6 +32,7 @@ def run(
     iterations: int = 5,
     warmup: int = 1,
     seed: int = 0,
+    options: dict | None = None,
 ) -> list[TrainRow]:
     """Trains each pair for ``warmup + iterations`` iterations with default settings; times the last ones."""
     rows = []
@@ -36,13 +40,13 @@ def run(
         for model in models:
             cfg = TrainConfig.from_dict(
                 {
-                    "env": {"id": env_id, "num_envs": num_envs},
+                    "env": {"id": env_id, "num_envs": num_envs, "options": dict(options or {})},
                     "policy": {"model": model},
                     "run": {"max_iterations": warmup, "seed": seed},
                 }
             )
             cfg.validate()
-            trainer = Trainer(cfg)
+            trainer = Trainer(cfg, console=Console(file=io.StringIO()))
             try:
                 trainer.train(None)
                 cfg.run.max_iterations = iterations

@@ -141,6 +141,30 @@ class EnvGroup:
                 obs, _ = env.reset()
             obs_buf[i] = obs
 
+    def get_state(self) -> list[dict[str, Any]]:
+        """The complete state of each environment (see :mod:`genpo.envs._gym_state`), in row order."""
+        from genpo.envs import _gym_state
+
+        return [_gym_state.get_state(env) for env in self.envs]
+
+    def set_state(self, states: Sequence[dict[str, Any]], first_index: int = 0) -> None:
+        """Restores :meth:`get_state` output, one state per environment.
+
+        Every state is checked before any environment changes, so a ``ValueError`` leaves them as they were.
+
+        Args:
+            states: One state per environment, in row order.
+            first_index: Sub-environment index of this group's first row (for error messages).
+        """
+        from genpo.envs import _gym_state
+
+        if len(states) != len(self.envs):
+            raise ValueError(f"got {len(states)} environment states for {len(self.envs)} environments")
+        for i, (env, state) in enumerate(zip(self.envs, states, strict=True)):
+            _gym_state.check_state(_gym_state.signature(env), state, f"sub-environment {first_index + i}")
+        for env, state in zip(self.envs, states, strict=True):
+            _gym_state.set_state(env, state)
+
     def close(self) -> None:
         """Closes every environment (errors ignored: this runs on shutdown paths)."""
         for env in self.envs:
@@ -182,9 +206,11 @@ def worker_main(
     parent_pid: int,
     inherited: Sequence[Connection] = (),
 ) -> None:
-    """Entry point of a worker process: builds its envs, then serves ``step`` / ``reset`` / ``close``.
+    """Entry point of a worker process: builds its envs, then serves commands.
 
-    Replies ``("ready", None)`` once built, ``("ok", None)`` per command, ``("error", traceback)`` on
+    Commands: ``step``, ``reset`` (argument: seeds or ``None``), ``get_state`` (answers the list of
+    per-env states), ``set_state`` (argument: that list) and ``close``. Replies ``("ready", None)`` once
+    built, ``("ok", payload)`` per command (``None`` but for ``get_state``), ``("error", traceback)`` on
     failure. Exits when told to, when the pipe closes, or when the parent process disappears.
     """
     # Parent ends of pipes inherited through fork: holding them would hide the parent's death (no EOF).
@@ -210,17 +236,22 @@ def worker_main(
             cmd, arg = conn.recv()
             if cmd == "close":
                 return
+            payload = None
             try:
                 if cmd == "step":
                     group.step()
                 elif cmd == "reset":
                     group.reset(arg)
+                elif cmd == "get_state":
+                    payload = group.get_state()
+                elif cmd == "set_state":
+                    group.set_state(arg, start)
                 else:
                     raise ValueError(f"unknown worker command {cmd!r}")
             except Exception:
                 conn.send(("error", traceback.format_exc()))
             else:
-                conn.send(("ok", None))
+                conn.send(("ok", payload))
     except (EOFError, OSError, KeyboardInterrupt):
         return
     finally:
@@ -324,7 +355,25 @@ class WorkerPool:
         local_fn = None if local is None else lambda: local.reset(None if seeds is None else seeds[: len(local.envs)])
         self._command("reset", args, "resetting", local_fn)
 
-    def _command(self, cmd: str, args: Sequence[Any], what: str, local_fn: Callable[[], None] | None) -> None:
+    def get_state(self) -> list[dict[str, Any]]:
+        """The complete state of every environment, in sub-environment order (the parent's block first)."""
+        local = self.local
+        local_states: list[dict[str, Any]] = []
+        local_fn = None if local is None else lambda: local_states.extend(local.get_state())
+        payloads = self._command("get_state", [None] * len(self.procs), "saving state", local_fn)
+        return local_states + [state for block in payloads for state in block]
+
+    def set_state(self, states: Sequence[dict[str, Any]]) -> None:
+        """Restores :meth:`get_state` output (one state per sub-environment, already checked by the caller)."""
+        args = [list(states[s : s + c]) for s, c in zip(self.starts, self.counts, strict=True)]
+        local = self.local
+        local_fn = None if local is None else lambda: local.set_state(states[: len(local.envs)])
+        self._command("set_state", args, "restoring state", local_fn)
+
+    def _command(
+        self, cmd: str, args: Sequence[Any], what: str, local_fn: Callable[[], None] | None
+    ) -> list[Any]:
+        """Sends ``cmd`` to every worker, runs ``local_fn`` meanwhile, and returns the workers' payloads."""
         if self._closed:
             raise RuntimeError("the environment worker pool is closed")
         try:
@@ -335,14 +384,17 @@ class WorkerPool:
                     raise self._died(k, what) from None
             if local_fn is not None:
                 local_fn()  # the parent's own block, while the workers step theirs
-            self._gather(range(len(self.procs)), "ok", what, self.timeout)
+            payloads = self._gather(range(len(self.procs)), "ok", what, self.timeout)
         except BaseException:
             # A half-finished command leaves workers out of step with the parent: never reuse them.
             self.close()
             raise
+        return [payloads[k] for k in range(len(self.procs))]
 
-    def _gather(self, indices: Any, expected: str, what: str, timeout: float) -> None:
+    def _gather(self, indices: Any, expected: str, what: str, timeout: float) -> dict[int, Any]:
+        """Waits for one ``expected`` answer from each worker in ``indices``; returns their payloads by index."""
         pending = {self.conns[k]: k for k in indices}
+        payloads: dict[int, Any] = {}
         sentinels = {self.procs[k].sentinel: k for k in indices}
         deadline = time.monotonic() + timeout
         errors: list[str] = []
@@ -363,6 +415,7 @@ class WorkerPool:
                     except (EOFError, OSError):
                         raise self._died(k, what) from None
                     del pending[obj]
+                    payloads[k] = payload
                     if status == "error":
                         errors.append(f"environment worker {k} failed while {what}:\n{payload}")
                     elif status != expected:
@@ -373,6 +426,7 @@ class WorkerPool:
                     raise self._died(k, what)
         if errors:
             raise WorkerError("\n".join(errors))
+        return payloads
 
     def _died(self, k: int, what: str) -> WorkerError:
         proc = self.procs[k]

@@ -125,7 +125,7 @@ def test_fixed_step_methods_take_k_steps() -> None:
 
 def test_log_det_without_a_divergence_is_refused() -> None:
     integ = PFODEIntegrator()
-    with pytest.raises(ValueError, match="needs a divergence.*'trace'.*'hutchinson'"):
+    with pytest.raises(ValueError, match=r"needs a divergence.*'trace'.*'hutchinson'"):
         integ.forward(lambda x, t: x, torch.zeros(2, 2), log_det=True, divergence=None)
     out, ld = integ.forward(lambda x, t: x, torch.ones(2, 2), log_det=False)
     assert ld is None and out.shape == (2, 2)

@@ -80,7 +80,9 @@ def test_cached_time_values_follow_parameter_updates() -> None:
     with torch.no_grad():
         torch.testing.assert_close(net.bind(obs)(x, 0.2), other(x, 0.2, obs))
         # A change of dtype is a different cache entry too.
-        torch.testing.assert_close(net.float().bind(obs.float())(x.float(), 0.2), other.float()(x.float(), 0.2, obs.float()))
+        torch.testing.assert_close(
+            net.float().bind(obs.float())(x.float(), 0.2), other.float()(x.float(), 0.2, obs.float())
+        )
 
 
 def test_a_field_first_called_without_grad_still_differentiates_later() -> None:

@@ -1,0 +1,455 @@
+"""``genpo bench likelihood``: cost and error of every likelihood estimator on one velocity network.
+
+One velocity network (``mlp``, last layer scaled so that mean |v| = 1) is composed with each integrator
+and estimator. For each combination the benchmark measures, for one log-prob evaluation of a batch
+(``policy.log_prob`` under ``torch.no_grad``, i.e. the rollout-time cost):
+
+* the median wall time over repeated evaluations;
+* the number of velocity-network evaluations (calls of the bound field; backward passes through the
+  network, which ``jacobian``, ``trace`` and ``hutchinson`` add, are not counted there);
+* the absolute error against a float64 oracle on the first ``oracle_rows`` rows: the float64
+  ``jacobian`` estimator of the same map for edict and euler, float64 ``trace`` with a tight dopri5
+  tolerance (the exact continuous-time density) for every pf-ode row;
+* for stochastic estimators, the standard deviation of the estimate across probe draws (per sample,
+  averaged over the oracle rows).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import torch
+from rich.table import Table
+from torch import Tensor
+
+from genpo.inversion import INTEGRATORS, LIKELIHOODS, InversionError
+from genpo.inversion.base import Integrator, VelocityField
+from genpo.inversion.likelihood import LikelihoodEstimator
+from genpo.models.flow import FlowPolicy
+from genpo.models.velocity import MLPVelocity, VelocityNet, scale_output_
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One benchmarked combination.
+
+    Attributes:
+        key: Short name used by ``--only``.
+        label: What the table shows.
+        integrator: Integrator registry name.
+        integrator_options: Extra integrator arguments (``steps`` and ``p`` come from the run).
+        likelihood: Estimator registry name.
+        likelihood_options: Estimator arguments.
+    """
+
+    key: str
+    label: str
+    integrator: str
+    integrator_options: dict[str, Any] = field(default_factory=dict)
+    likelihood: str = "exact"
+    likelihood_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        """Rows of one family share latents and an oracle."""
+        return self.integrator
+
+
+def default_specs(pf_tol: float = 1e-5, probes: int = 1) -> list[Spec]:
+    """The benchmarked combinations, in table order."""
+    dopri = {"method": "dopri5", "rtol": pf_tol, "atol": pf_tol}
+    rk4 = {"method": "rk4"}
+    return [
+        Spec("edict-exact", "edict exact", "edict", {}, "exact"),
+        Spec("edict-jacobian", "edict jacobian", "edict", {}, "jacobian"),
+        Spec("euler-exact", "euler exact", "euler", {}, "exact"),
+        Spec("euler-jacobian", "euler jacobian", "euler", {}, "jacobian"),
+        Spec("dopri5-trace", "dopri5 trace", "pf-ode", dopri, "trace"),
+        Spec(
+            "dopri5-hutch-gauss",
+            "dopri5 hutch-gauss",
+            "pf-ode",
+            dopri,
+            "hutchinson",
+            {"probe": "gaussian", "probes": probes},
+        ),
+        Spec(
+            "dopri5-hutch-rad",
+            "dopri5 hutch-rad",
+            "pf-ode",
+            dopri,
+            "hutchinson",
+            {"probe": "rademacher", "probes": probes},
+        ),
+        Spec("rk4-trace", "rk4·K trace", "pf-ode", rk4, "trace"),
+        Spec(
+            "rk4-hutch-gauss",
+            "rk4·K hutch-gauss",
+            "pf-ode",
+            rk4,
+            "hutchinson",
+            {"probe": "gaussian", "probes": probes},
+        ),
+        Spec(
+            "rk4-hutch-rad",
+            "rk4·K hutch-rad",
+            "pf-ode",
+            rk4,
+            "hutchinson",
+            {"probe": "rademacher", "probes": probes},
+        ),
+    ]
+
+
+@dataclass
+class Row:
+    """The measurements of one combination (errors over the oracle rows; times in seconds)."""
+
+    key: str
+    label: str
+    integrator: str
+    likelihood: str
+    median_s: float | None = None
+    runs: int = 0
+    nfe: int | None = None
+    err_max: float | None = None
+    err_median: float | None = None
+    probe_std: float | None = None
+    oracle: str = ""
+    error: str | None = None
+
+
+@dataclass
+class Result:
+    """A whole benchmark run."""
+
+    config: dict[str, Any]
+    machine: dict[str, Any]
+    mean_speed: float
+    rows: list[Row]
+
+    def ratio(self, slow: str = "edict-jacobian", fast: str = "edict-exact") -> float | None:
+        """Median time of ``slow`` over that of ``fast`` (``None`` if either is missing)."""
+        times = {r.key: r.median_s for r in self.rows}
+        if times.get(slow) and times.get(fast):
+            return times[slow] / times[fast]
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "machine": self.machine,
+            "mean_speed": self.mean_speed,
+            "jacobian_over_exact": self.ratio(),
+            "rows": [asdict(r) for r in self.rows],
+        }
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+@contextmanager
+def counting(velocity: VelocityNet) -> Iterator[list[int]]:
+    """Counts calls of every field ``velocity.bind`` returns inside the block (one-element list)."""
+    counter = [0]
+    bind = velocity.bind
+
+    def counting_bind(obs: Tensor) -> VelocityField:
+        bound = bind(obs)
+
+        def counted(x: Tensor, t: float | Tensor) -> Tensor:
+            counter[0] += 1
+            return bound(x, t)
+
+        return counted
+
+    velocity.bind = counting_bind  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        del velocity.bind
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    """CPU model, core count, torch version and the thread count used."""
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": threads,
+        "python": platform.python_version(),
+    }
+
+
+def make_velocity(dim: int, obs_dim: int, hidden: Sequence[int], seed: int) -> tuple[MLPVelocity, float]:
+    """The benchmarked network with its last layer scaled so that mean |v| over N(0, I) inputs and grid times is 1."""
+    torch.manual_seed(seed)
+    net = MLPVelocity(dim, obs_dim, hidden=tuple(hidden))
+    gen = torch.Generator().manual_seed(seed + 1)
+    x, obs = torch.randn(1024, dim, generator=gen), torch.randn(1024, obs_dim, generator=gen)
+    with torch.no_grad():
+        speed = torch.stack([net(x, t, obs).abs().mean() for t in (0.0, 0.2, 0.4, 0.6, 0.8)]).mean().item()
+        scale_output_(net, 1.0 / speed)
+        after = torch.stack([net(x, t, obs).abs().mean() for t in (0.0, 0.2, 0.4, 0.6, 0.8)]).mean().item()
+    return net, after
+
+
+def build_integrator(spec: Spec, steps: int, p: float) -> Integrator:
+    cls = INTEGRATORS.get(spec.integrator)
+    kwargs = dict(spec.integrator_options)
+    if spec.integrator == "edict":
+        kwargs["p"] = p
+    return cls(steps=steps, **kwargs)
+
+
+def build_estimator(spec: Spec, **extra: Any) -> LikelihoodEstimator:
+    return LIKELIHOODS.get(spec.likelihood)(**{**spec.likelihood_options, **extra})
+
+
+def _time(
+    fn: Callable[[], Tensor], velocity: VelocityNet, repeats: int, budget_s: float
+) -> tuple[list[float], int, Tensor]:
+    """Runs ``fn`` once counting network evaluations, then up to ``repeats`` more times within ``budget_s``.
+
+    Returns the run times (the first run, which pays one-off costs, is dropped when others exist),
+    the network evaluations of the first run, and its output.
+    """
+    start = time.perf_counter()
+    with counting(velocity) as calls:
+        out = fn()
+    times = [time.perf_counter() - start]
+    while len(times) <= repeats and (time.perf_counter() - start) + times[-1] <= budget_s:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return (times[1:] if len(times) > 1 else times), calls[0], out
+
+
+# -- the benchmark ---------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def run(
+    *,
+    batch: int = 4096,
+    dim: int = 8,
+    steps: int = 5,
+    repeats: int = 5,
+    threads: int = 1,
+    hidden: Sequence[int] = (400, 200, 100),
+    obs_dim: int | None = None,
+    p: float = 0.95,
+    pf_tol: float = 1e-5,
+    probes: int = 1,
+    oracle_rows: int = 64,
+    oracle_tol: float = 1e-7,
+    probe_draws: int = 8,
+    budget_s: float = 30.0,
+    only: Sequence[str] | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> Result:
+    """Measures every combination of :func:`default_specs` (or those whose key is in ``only``).
+
+    Args:
+        batch: Rows per log-prob evaluation.
+        dim: Action width d (edict's latent is 2d).
+        steps: K of edict, euler and the fixed-step pf-ode rows.
+        repeats: Timed evaluations per row after the first (fewer if ``budget_s`` runs out).
+        threads: ``torch.set_num_threads``.
+        hidden: Hidden sizes of the velocity MLP.
+        obs_dim: Observation width (default: ``dim``).
+        p: EDICT mixing coefficient.
+        pf_tol: rtol = atol of the benchmarked dopri5 rows.
+        probes: Hutchinson probes per evaluation.
+        oracle_rows: Rows on which errors and probe spreads are computed.
+        oracle_tol: rtol = atol of the float64 dopri5 trace oracle.
+        probe_draws: Probe draws for the spread of stochastic estimators.
+        budget_s: Soft time budget per row for the repeats.
+        only: Keys of the rows to run.
+        seed: Seed of the network and the data.
+        log: Called with a progress line per step.
+    """
+    say = log or (lambda _msg: None)
+    if batch < 1 or dim < 1 or steps < 1 or repeats < 0 or threads < 1 or oracle_rows < 1:
+        raise ValueError("batch, dim, steps, threads and oracle_rows must be >= 1 and repeats >= 0")
+    specs = default_specs(pf_tol, probes)
+    if only:
+        known = {s.key for s in specs}
+        unknown = [k for k in only if k not in known]
+        if unknown:
+            raise ValueError(f"unknown row(s) {', '.join(unknown)}; choose from: {', '.join(s.key for s in specs)}")
+        specs = [s for s in specs if s.key in only]
+    torch.set_num_threads(threads)
+    obs_dim = obs_dim or dim
+    velocity, speed = make_velocity(dim, obs_dim, hidden, seed)
+    velocity64 = copy.deepcopy(velocity).double()
+    gen = torch.Generator().manual_seed(seed + 2)
+    obs = torch.randn(batch, obs_dim, generator=gen)
+    n_oracle = min(oracle_rows, batch)
+    config = {
+        "batch": batch,
+        "dim": dim,
+        "obs_dim": obs_dim,
+        "steps": steps,
+        "p": p,
+        "hidden": list(hidden),
+        "repeats": repeats,
+        "pf_tol": pf_tol,
+        "probes": probes,
+        "oracle_rows": n_oracle,
+        "oracle_tol": oracle_tol,
+        "probe_draws": probe_draws,
+        "budget_s": budget_s,
+        "seed": seed,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    result = Result(config, machine_info(threads), speed, [])
+
+    latents: dict[str, Tensor] = {}
+    oracles: dict[str, tuple[Tensor, str]] = {}
+    for spec in specs:
+        row = Row(spec.key, spec.label, "", spec.likelihood)
+        result.rows.append(row)
+        try:
+            integ = build_integrator(spec, steps, p)
+            row.integrator = integ.describe()
+            if spec.family not in latents:
+                say(f"{spec.family}: drawing latents")
+                latents[spec.family] = _draw_latents(spec, velocity, obs, steps, p, seed)
+            latent = latents[spec.family]
+            if spec.family not in oracles:
+                say(f"{spec.family}: float64 oracle on {n_oracle} rows")
+                oracles[spec.family] = _oracle(
+                    spec, velocity64, obs[:n_oracle], latent[:n_oracle], steps, p, oracle_tol
+                )
+            oracle, row.oracle = oracles[spec.family]
+
+            policy = FlowPolicy(velocity, integ, build_estimator(spec))
+            policy.validate_inputs = False
+            say(f"{spec.label}: timing")
+            times, row.nfe, logp = _time(
+                lambda pol=policy, lat=latent: pol.log_prob(obs, lat), velocity, repeats, budget_s
+            )
+            row.median_s, row.runs = statistics.median(times), len(times)
+            err = (logp[:n_oracle].double() - oracle).abs()
+            row.err_max, row.err_median = err.max().item(), err.median().item()
+            if not LIKELIHOODS.get(spec.likelihood).exact:
+                row.probe_std = _probe_spread(spec, integ, velocity, obs[:n_oracle], latent[:n_oracle], probe_draws)
+        except InversionError as exc:
+            row.error = f"inversion failed: {exc}"
+        say(f"{spec.label}: done")
+    return result
+
+
+def _draw_latents(spec: Spec, velocity: VelocityNet, obs: Tensor, steps: int, p: float, seed: int) -> Tensor:
+    """Latents the policy would store: forward passes of the family's map from N(0, I) noise.
+
+    pf-ode rows share latents drawn with rk4 in K steps (the density is evaluated wherever they land).
+    """
+    integ = build_integrator(Spec("", "", spec.family, {"method": "rk4"} if spec.family == "pf-ode" else {}), steps, p)
+    gen = torch.Generator().manual_seed(seed + 3)
+    noise = torch.randn(obs.shape[0], integ.latent_factor * velocity.latent_dim, generator=gen)
+    return integ.forward(velocity.bind(obs), noise, log_det=False)[0]
+
+
+def _oracle(
+    spec: Spec, velocity64: VelocityNet, obs: Tensor, latent: Tensor, steps: int, p: float, tol: float
+) -> tuple[Tensor, str]:
+    """float64 log-probs of the family's map: jacobian of the same map, or tight-tolerance trace for pf-ode."""
+    if spec.family == "pf-ode":
+        integ = INTEGRATORS.get("pf-ode")(method="dopri5", rtol=tol, atol=tol)
+        estimator, name = LIKELIHOODS.get("trace")(), f"float64 pf-ode dopri5 (tol {tol:g}) + trace"
+    else:
+        integ = build_integrator(spec, steps, p)
+        estimator, name = LIKELIHOODS.get("jacobian")(), f"float64 {spec.family} + jacobian"
+    policy = FlowPolicy(velocity64, integ, estimator)
+    return policy.log_prob(obs.double(), latent.double()), name
+
+
+def _probe_spread(
+    spec: Spec, integ: Integrator, velocity: VelocityNet, obs: Tensor, latent: Tensor, draws: int
+) -> float:
+    """Per-sample standard deviation of a stochastic estimate across ``draws`` probe draws, averaged."""
+    estimates = []
+    for draw in range(max(draws, 2)):
+        policy = FlowPolicy(velocity, integ, build_estimator(spec, seed=1000 + draw))
+        estimates.append(policy.log_prob(obs, latent).double())
+    return torch.stack(estimates).std(dim=0).mean().item()
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+
+def _fmt(x: float | None, spec: str = ".2e") -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def table(result: Result) -> Table:
+    """The rich table of a run."""
+    cfg = result.config
+    title = (
+        f"log-prob of a batch of {cfg['batch']}, d={cfg['dim']}, K={cfg['steps']}, mlp {cfg['hidden']} "
+        f"(mean |v| = {result.mean_speed:.2f}), {result.machine['threads']} thread(s)"
+    )
+    t = Table(title=title, title_justify="left")
+    t.add_column("estimator", style="bold cyan", no_wrap=True)
+    t.add_column("s/log-prob", justify="right")
+    t.add_column("runs", justify="right")
+    t.add_column("net evals", justify="right")
+    t.add_column("|err| max", justify="right")
+    t.add_column("|err| median", justify="right")
+    t.add_column("probe std", justify="right")
+    for r in result.rows:
+        if r.error:
+            t.add_row(r.label, f"[red]{r.error[:80]}[/red]", "", "", "", "", "")
+            continue
+        t.add_row(
+            r.label,
+            _fmt(r.median_s, ".3g"),
+            str(r.runs),
+            str(r.nfe),
+            _fmt(r.err_max),
+            _fmt(r.err_median),
+            _fmt(r.probe_std),
+        )
+    return t
+
+
+def summary(result: Result) -> list[str]:
+    """Lines printed under the table: the jacobian/exact ratio and the oracles."""
+    cfg = result.config
+    lines = [
+        f"|err|: against a float64 oracle on the first {cfg['oracle_rows']} rows; probe std: per-sample std of "
+        f"the estimate over {cfg['probe_draws']} probe draws, averaged over those rows",
+        f"pf-ode rows: dopri5 at rtol = atol = {cfg['pf_tol']:g}; rk4 in K = {cfg['steps']} steps; "
+        f"hutchinson with {cfg['probes']} probe(s) per evaluation",
+    ]
+    ratio = result.ratio()
+    if ratio is not None:
+        verdict = "meets" if ratio >= 25 else "falls short of"
+        lines.append(f"edict: jacobian / exact time = {ratio:.1f}x ({verdict} the 25x goal)")
+    for oracle in dict.fromkeys(r.oracle for r in result.rows if r.oracle):
+        lines.append(f"oracle: {oracle}")
+    m = result.machine
+    lines.append(f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, {m['threads']} thread(s)")
+    return lines
