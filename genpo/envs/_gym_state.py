@@ -325,7 +325,9 @@ def set_state(env: Any, state: dict[str, Any]) -> None:
             if hasattr(data, name):
                 setattr(data, name, int(value))
         # Last: the integration state wins over anything the derived arrays share with it.
-        mujoco.mj_setState(u.model, data, np.ascontiguousarray(state["physics"], dtype=np.float64), state["physics_spec"])
+        mujoco.mj_setState(
+            u.model, data, np.ascontiguousarray(state["physics"], dtype=np.float64), state["physics_spec"]
+        )
     else:
         for name, value in state["attrs"].items():
             setattr(u, name, _decode(value))

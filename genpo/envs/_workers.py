@@ -370,9 +370,7 @@ class WorkerPool:
         local_fn = None if local is None else lambda: local.set_state(states[: len(local.envs)])
         self._command("set_state", args, "restoring state", local_fn)
 
-    def _command(
-        self, cmd: str, args: Sequence[Any], what: str, local_fn: Callable[[], None] | None
-    ) -> list[Any]:
+    def _command(self, cmd: str, args: Sequence[Any], what: str, local_fn: Callable[[], None] | None) -> list[Any]:
         """Sends ``cmd`` to every worker, runs ``local_fn`` meanwhile, and returns the workers' payloads."""
         if self._closed:
             raise RuntimeError("the environment worker pool is closed")

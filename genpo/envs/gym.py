@@ -15,6 +15,12 @@ Semantics on top of Gymnasium's:
 * observations and rewards are converted to float32 without any filtering: non-finite values reach the
   caller as they are.
 
+Exact resume: :meth:`GymVecEnv.state_dict` captures every sub-environment (MuJoCo simulation state, random
+generator, wrapper counters), the episode sums and the current observations, for Gymnasium's MuJoCo tasks
+and the continuous classic-control ones (Pendulum, MountainCarContinuous); :meth:`GymVecEnv.load_state_dict`
+continues bit-identically, whatever the ``workers`` setting on either side. Other tasks raise
+``NotImplementedError``.
+
 Options (passed through :func:`genpo.envs.make_env`): ``workers`` (int or ``"auto"``), ``parent_steps``,
 ``max_episode_steps`` (overrides the registered time limit), ``env_kwargs`` (dict for the env constructor;
 any other unknown keyword is forwarded there too), ``start_method`` (multiprocessing start method, default
@@ -34,6 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genpo.envs import _gym_state
 from genpo.envs._workers import BufferLayout, EnvGroup, WorkerPool, slice_views
 from genpo.envs.base import EpisodeTracker, StepResult, VecEnv
 
@@ -228,6 +235,8 @@ class GymVecEnv(VecEnv):
             self.action_dim = _box_dim(probe.action_space, "action", task)
             space = probe.action_space
             spec = probe.spec
+            unsupported = _gym_state.unsupported_reason(probe)
+            state_signature = None if unsupported else _gym_state.signature(probe)
         finally:
             probe.close()
 
@@ -241,6 +250,8 @@ class GymVecEnv(VecEnv):
         self._seed = seed
         self._started = False
         self._tracker = EpisodeTracker(num_envs)
+        self._state_unsupported = unsupported
+        self._state_signature = state_signature
 
         # Actions reach Gymnasium in the space's dtype (rewards' control costs are computed in it).
         act_dtype = np.dtype(space.dtype) if np.dtype(space.dtype) in _NUMPY_TO_TORCH else np.dtype(np.float64)
@@ -344,6 +355,101 @@ class GymVecEnv(VecEnv):
         }
         return obs, reward, terminated, truncated, extras
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue stepping bit-identically (see :meth:`load_state_dict`).
+
+        Per sub-environment (see :mod:`genpo.envs._gym_state`): the MuJoCo simulation state and the quantities
+        it computed on the last step, or a classic-control task's state attributes; the random generator;
+        the wrappers' counters. Plus the episode returns and lengths so far, the current observations and
+        whether the first reset happened. Arrays of the same shape are stacked over sub-environments.
+
+        Returns:
+            A dict of tensors, ints, floats, strs, bools, ``None``, lists and dicts (``torch.load``-able with
+            ``weights_only=True``).
+
+        Raises:
+            NotImplementedError: The task's complete state is unknown (not a MuJoCo or supported
+                classic-control task, or an unknown wrapper).
+        """
+        backend = self._check_open()
+        if self._state_unsupported is not None:
+            raise NotImplementedError(
+                f"{self.env_id} cannot save its state for exact resume: {self._state_unsupported}"
+            )
+        return {
+            "format": _STATE_FORMAT,
+            "env_id": self.env_id,
+            "num_envs": self.num_envs,
+            "observation_dim": self.observation_dim,
+            "max_episode_steps": self.max_episode_length,
+            "started": self._started,
+            "obs": torch.from_numpy(self._buffers["obs"].copy()),
+            "episode_returns": self._tracker.returns.clone(),
+            "episode_lengths": self._tracker.lengths.clone(),
+            "envs": _stack_states(backend.get_state()),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict` output: the next :meth:`step` continues exactly where it was saved.
+
+        The state may come from a :class:`GymVecEnv` with another ``workers`` setting or device.
+
+        Args:
+            state: Output of :meth:`state_dict` on the same task with the same number of sub-environments.
+
+        Raises:
+            ValueError: The state belongs to another task, number of sub-environments or time limit, or is
+                malformed; nothing is changed then.
+            NotImplementedError: This task cannot restore states (see :meth:`state_dict`).
+        """
+        backend = self._check_open()
+        if self._state_unsupported is not None:
+            raise NotImplementedError(f"{self.env_id} cannot restore a saved state: {self._state_unsupported}")
+        states = self._check_state(state)
+        backend.set_state(states)
+        self._buffers["obs"][:] = state["obs"].detach().cpu().numpy()
+        self._buffers["final_obs"][:] = self._buffers["obs"]
+        tracker = EpisodeTracker(self.num_envs)
+        tracker.returns.copy_(state["episode_returns"])
+        tracker.lengths.copy_(state["episode_lengths"])
+        self._tracker = tracker
+        self._started = bool(state["started"])
+
+    def _check_state(self, state: Any) -> list[dict[str, Any]]:
+        """Validates a :meth:`state_dict` for this env; returns its per-sub-environment states (numpy)."""
+        prefix = f"cannot load this state into {self.env_id} with {self.num_envs} sub-environments"
+        if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
+            got = state.get("format") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"{prefix}: not a Gymnasium environment state (format {got!r}, expected {_STATE_FORMAT!r})"
+            )
+        if state.get("env_id") != self.env_id:
+            raise ValueError(f"{prefix}: it was saved from {state.get('env_id')!r}")
+        if state.get("num_envs") != self.num_envs:
+            raise ValueError(f"{prefix}: it holds {state.get('num_envs')!r} sub-environments")
+        if state.get("max_episode_steps") != self.max_episode_length:
+            raise ValueError(
+                f"{prefix}: it was saved with a time limit of {state.get('max_episode_steps')!r} steps, "
+                f"this env has {self.max_episode_length!r}"
+            )
+        n, o = self.num_envs, self.observation_dim
+        for key, shape, dtype in (
+            ("obs", (n, o), torch.float64),
+            ("episode_returns", (n,), torch.float64),
+            ("episode_lengths", (n,), torch.long),
+        ):
+            value = state.get(key)
+            if not isinstance(value, Tensor) or tuple(value.shape) != shape or value.dtype != dtype:
+                raise ValueError(f"{prefix}: {key!r} must be a {dtype} tensor of shape {shape}")
+        try:
+            states = _unstack_states(state.get("envs"), n)
+        except (TypeError, ValueError, KeyError, IndexError) as e:
+            raise ValueError(f"{prefix}: malformed sub-environment states ({e})") from None
+        assert self._state_signature is not None
+        for i, s in enumerate(states):
+            _gym_state.check_state(self._state_signature, s, f"{prefix}: sub-environment {i}")
+        return states
+
     def close(self) -> None:
         """Closes the environments and stops the worker processes (idempotent)."""
         backend, self._backend = self._backend, None
@@ -362,6 +468,63 @@ class GymVecEnv(VecEnv):
             f"GymVecEnv({self.task!r}, num_envs={self.num_envs}, workers={self.workers}, "
             f"device={str(self.device)!r}, observation_dim={self.observation_dim}, action_dim={self.action_dim})"
         )
+
+
+_STATE_FORMAT = "genpo.gym/1"
+
+
+def _stack_states(states: list[Any]) -> Any:
+    """Per-sub-environment states (numpy) as one weights_only-safe tree.
+
+    Dicts with the same keys in every sub-environment become a dict of stacked entries; arrays of one shape
+    and dtype become one tensor ``[N, ...]``; anything else becomes the list of per-env values (arrays as
+    tensors). :func:`_unstack_states` inverts it.
+    """
+    first = states[0]
+    if isinstance(first, dict) and all(isinstance(s, dict) and s.keys() == first.keys() for s in states):
+        return {k: _stack_states([s[k] for s in states]) for k in first}
+    if isinstance(first, np.ndarray) and all(
+        isinstance(s, np.ndarray) and s.shape == first.shape and s.dtype == first.dtype for s in states
+    ):
+        return torch.from_numpy(np.stack(states))
+    return [_to_torch(s) for s in states]
+
+
+def _unstack_states(tree: Any, n: int) -> list[Any]:
+    """Inverse of :func:`_stack_states`: ``n`` per-sub-environment states with numpy arrays."""
+    if isinstance(tree, dict):
+        columns = {k: _unstack_states(v, n) for k, v in tree.items()}
+        return [{k: col[i] for k, col in columns.items()} for i in range(n)]
+    if isinstance(tree, Tensor):
+        if tree.dim() == 0 or tree.shape[0] != n:
+            raise ValueError(f"a stacked entry of shape {tuple(tree.shape)} for {n} sub-environments")
+        array = tree.detach().cpu().numpy()
+        return [array[i, ...].copy() for i in range(n)]  # `...`: 0-d rows stay arrays
+    if isinstance(tree, list):
+        if len(tree) != n:
+            raise ValueError(f"a list of {len(tree)} entries for {n} sub-environments")
+        return [_to_numpy(v) for v in tree]
+    raise TypeError(f"unexpected {type(tree).__name__} in the sub-environment states")
+
+
+def _to_torch(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, dict):
+        return {k: _to_torch(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_torch(v) for v in value)
+    return value
+
+
+def _to_numpy(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.detach().cpu().numpy().copy()
+    if isinstance(value, dict):
+        return {k: _to_numpy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_numpy(v) for v in value)
+    return value
 
 
 def _check_seed(seed: Any) -> None:
