@@ -276,4 +276,43 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
-__all__ = ["GENPO_AUTHORS_METHOD", "PRESETS", "get_preset", "preset_names"]
+PRESET_KINDS = ("paper",)
+_SECTION = {
+    "num_envs": "env",
+    "hidden": "policy",
+    "critic_hidden": "policy",
+    "normalize_obs": "policy",
+    "max_iterations": "run",
+}
+
+
+def preset_overrides(task_id: str, kind: str = "paper") -> dict[str, dict[str, Any]]:
+    """The preset as nested trainer-config overrides (``{"env": ..., "policy": ..., "algo": ..., "run": ...}``).
+
+    ``paper``: the task's hyperparameters (see :func:`get_preset`) plus the authors' flow settings (EDICT,
+    K=5, p=0.95, compression 0.01, Mish).
+
+    Raises:
+        ValueError: Unknown kind (naming the allowed ones) or a task without a preset.
+    """
+    if kind not in PRESET_KINDS:
+        raise ValueError(f"unknown preset {kind!r}; choose one of: {', '.join(PRESET_KINDS)}")
+    preset = get_preset(task_id)
+    out: dict[str, dict[str, Any]] = {"env": {}, "policy": {}, "algo": {}, "run": {}}
+    for key, value in preset["hyperparameters"].items():
+        out[_SECTION.get(key, "algo")][key] = value
+    m = GENPO_AUTHORS_METHOD
+    out["policy"].update(
+        model="flow",
+        integrator="edict",
+        likelihood="exact",
+        steps=m["flow_steps"],
+        p=m["mix_p"],
+        activation=m["activation"],
+    )
+    out["algo"]["compress_coef"] = m["compression_coef"]
+    out["algo"]["schedule"] = "adaptive"
+    return out
+
+
+__all__ = ["GENPO_AUTHORS_METHOD", "PRESETS", "PRESET_KINDS", "get_preset", "preset_names", "preset_overrides"]

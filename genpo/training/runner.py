@@ -169,7 +169,10 @@ class Trainer:
         """Everything needed to continue exactly where this iteration ended."""
         env_state: dict[str, Any] = {"obs": obs.cpu(), "critic_obs": critic_obs.cpu()}
         if hasattr(self.env, "state_dict"):
-            env_state["backend"] = self.env.state_dict()
+            try:
+                env_state["backend"] = self.env.state_dict()
+            except NotImplementedError:
+                pass  # this task cannot save its state: on resume, _reset prints a note and restarts episodes
         return {
             "iteration": self.iteration,
             "global_step": self.global_step,

@@ -51,6 +51,38 @@ def test_resume_is_exact(tmp_path, model):
     assert (tmp_path / "b" / f"model_{2 * n}.pt").is_file()
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_is_exact_on_gymnasium(tmp_path, workers):
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("mujoco")
+    # InvertedPendulum ends many episodes per iteration, so the resumed run must restore the simulators,
+    # their random generators, time limits and episode sums; workers=2 restores through the worker pipes.
+    env = {"id": "gym:InvertedPendulum-v5", "num_envs": 3, "options": {"workers": workers}}
+    n = 2
+    # One trainer at a time: building one seeds the global RNGs the other's training draws from.
+    full = Trainer(small_cfg(env=env, run={"max_iterations": 2 * n}))
+    try:
+        full.train(tmp_path / "full")
+    finally:
+        full.env.close()
+    first = Trainer(small_cfg(env=env, run={"max_iterations": n}))
+    try:
+        first.train(tmp_path / "a")
+    finally:
+        first.env.close()
+    ckpt = load_checkpoint(tmp_path / "a" / f"model_{n}.pt")
+    assert ckpt["env_state"]["backend"]["env_id"] == "gym:InvertedPendulum-v5"
+    torch.manual_seed(12345)
+    second = Trainer(small_cfg(env=env, run={"max_iterations": n}), checkpoint=ckpt)
+    try:
+        second.train(tmp_path / "b")
+    finally:
+        second.env.close()
+
+    assert second.global_step == full.global_step
+    torch.testing.assert_close(params(second), params(full), atol=1e-6, rtol=0)
+
+
 def test_non_finite_observation_stops_with_iteration_and_quantity(tmp_path):
     cfg = small_cfg(env={"options": {"nan_after": 20}}, run={"max_iterations": 5, "save_interval": 1})
     trainer = Trainer(cfg)
