@@ -199,7 +199,12 @@ def signature(env: Any) -> dict[str, Any]:
     """What a state must look like to fit ``env`` (kind, wrappers, array sizes); see :func:`check_state`."""
     u = env.unwrapped
     kind = _kind(u)
-    sig: dict[str, Any] = {"kind": kind, "wrappers": [type(w).__name__ for w in _wrappers(env)]}
+    known = _wrapper_attrs()
+    sig: dict[str, Any] = {
+        "kind": kind,
+        "wrappers": [type(w).__name__ for w in _wrappers(env)],
+        "wrapper_attrs": [list(known.get(type(w), ())) for w in _wrappers(env)],
+    }
     if kind == "mujoco":
         import mujoco
 
@@ -263,12 +268,29 @@ def check_state(sig: dict[str, Any], state: Any, where: str = "sub-environment")
     if state.get("kind") != sig["kind"]:
         raise bad(f"state of a {state.get('kind')!r} environment, this one is {sig['kind']!r}")
     wrappers = state.get("wrappers")
-    if not isinstance(wrappers, list) or [w.get("type") for w in wrappers if isinstance(w, dict)] != sig["wrappers"]:
-        got = [w.get("type") if isinstance(w, dict) else w for w in wrappers or []]
+    if (
+        not isinstance(wrappers, list)
+        or not all(isinstance(w, dict) for w in wrappers)
+        or [w.get("type") for w in wrappers] != sig["wrappers"]
+    ):
+        got = (
+            [w.get("type") if isinstance(w, dict) else w for w in wrappers] if isinstance(wrappers, list) else wrappers
+        )
         raise bad(f"saved with wrappers {got}, this environment has {sig['wrappers']}")
+    for saved, attrs in zip(wrappers, sig["wrapper_attrs"], strict=True):
+        missing = [a for a in attrs if a not in saved]
+        if missing:
+            raise bad(f"the {saved['type']} wrapper state lacks {missing}")
+    if "np_random_seed" not in state:
+        raise bad("no np_random_seed")
     rng = state.get("np_random")
-    if rng is not None and (not isinstance(rng, dict) or rng.get("bit_generator") not in _BIT_GENERATORS):
-        raise bad(f"unusable random generator state {rng!r}")
+    if rng is not None:
+        try:
+            if rng["bit_generator"] not in _BIT_GENERATORS:
+                raise ValueError(f"unknown bit generator {rng['bit_generator']!r}")
+            getattr(np.random, rng["bit_generator"])().state = rng  # a throwaway generator: only checks
+        except Exception as e:  # malformed: KeyError, TypeError, ValueError, AttributeError
+            raise bad(f"unusable random generator state ({type(e).__name__}: {e})") from None
     if sig["kind"] == "mujoco":
         if state.get("physics_spec") != sig["physics_spec"]:
             raise bad(
@@ -282,6 +304,9 @@ def check_state(sig: dict[str, Any], state: Any, where: str = "sub-environment")
         saved_sig = state.get("model_signature", 0)
         if saved_sig and sig["model_signature"] and saved_sig != sig["model_signature"]:
             raise bad("the state was saved from a different MuJoCo model (model signatures differ)")
+        flags = state.get("flags")
+        if not isinstance(flags, dict) or not all(isinstance(v, int) for v in flags.values()):
+            raise bad(f"MuJoCo flags must be a dict of ints, got {flags!r}")
         derived = state.get("derived")
         if not isinstance(derived, dict) or set(derived) != set(sig["derived"]):
             raise bad("MuJoCo derived quantities do not match this MuJoCo version's")
