@@ -1,0 +1,61 @@
+"""``genpo bench likelihood`` at toy sizes: the table, the JSON, the counted evaluations, the errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from typer.testing import CliRunner
+
+from genpo.benchmarks import likelihood as bench
+from genpo.cli.main import app
+
+TOY = {"batch": 32, "dim": 2, "hidden": (16,), "repeats": 1, "oracle_rows": 8, "probe_draws": 3, "oracle_tol": 1e-6}
+
+
+def test_run_measures_counts_and_errors() -> None:
+    threads = torch.get_num_threads()
+    try:
+        result = bench.run(only=["edict-exact", "edict-jacobian", "euler-exact", "rk4-hutch-rad"], **TOY)
+    finally:
+        torch.set_num_threads(threads)
+    rows = {r.key: r for r in result.rows}
+    assert list(rows) == ["edict-exact", "edict-jacobian", "euler-exact", "rk4-hutch-rad"]
+    assert abs(result.mean_speed - 1.0) < 1e-4
+    # edict: K inverse steps of two network calls; jacobian adds the forward pass it differentiates.
+    assert rows["edict-exact"].nfe == 10 and rows["edict-jacobian"].nfe == 20
+    assert rows["euler-exact"].nfe > 10  # fixed-point iterations
+    assert rows["rk4-hutch-rad"].nfe == 4 * 5
+    for key in ("edict-exact", "edict-jacobian", "euler-exact"):
+        assert rows[key].err_max < 1e-4, key  # float32 against the float64 oracle of the same map
+        assert rows[key].probe_std is None
+        assert rows[key].median_s > 0 and rows[key].runs >= 1
+    assert rows["rk4-hutch-rad"].probe_std > 0.01  # stochastic, and the spread is reported
+    assert result.ratio() is not None and result.ratio() > 0
+    assert any(line.startswith("edict: jacobian / exact time = ") for line in bench.summary(result))
+
+
+def test_cli_prints_the_table_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "lk.json"
+    args = ["bench", "likelihood", "--batch", "16", "--dim", "2", "--hidden", "8", "--repeats", "0"]
+    args += ["--only", "edict-exact,edict-jacobian", "--oracle-rows", "4", "--json", str(out)]
+    threads = torch.get_num_threads()
+    try:
+        done = CliRunner().invoke(app, args)
+    finally:
+        torch.set_num_threads(threads)
+    assert done.exit_code == 0, done.output
+    assert "edict exact" in done.output and "edict jacobian" in done.output
+    data = json.loads(out.read_text())
+    assert [r["key"] for r in data["rows"]] == ["edict-exact", "edict-jacobian"]
+    assert data["jacobian_over_exact"] > 0 and data["config"]["batch"] == 16 and data["machine"]["torch"]
+
+
+def test_cli_refuses_unknown_rows_and_bad_sizes() -> None:
+    done = CliRunner().invoke(app, ["bench", "likelihood", "--only", "edict-magic"])
+    assert done.exit_code == 2
+    assert "unknown row(s) edict-magic; choose from: edict-exact, edict-jacobian" in done.output
+    done = CliRunner().invoke(app, ["bench", "likelihood", "--hidden", "400,x"])
+    assert done.exit_code == 2
+    assert "expected comma-separated positive integers" in done.output
