@@ -39,8 +39,21 @@ def play(
         path = resolve_checkpoint(checkpoint, logdir, env_folder_name(env) if env else None)
         cfg, ac, _ = actor_critic_from_checkpoint(path, device)
         env_id = env or cfg.env.id
-        venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)
     except (ValueError, CheckpointError) as exc:
+        raise fail(console, str(exc)) from None
+    mode = "deterministic" if deterministic else "stochastic"
+    if video:  # first: a machine that cannot render fails before the evaluation's work
+        from genpo.training.video import VideoError, record_video
+
+        out = Path(path).parent / "videos" / f"{Path(path).stem}_{mode}.mp4"
+        try:
+            n = record_video(ac, env_id, out, deterministic=deterministic, seed=seed, max_frames=video_length)
+        except VideoError as exc:
+            raise fail(console, str(exc), code=1) from None
+        console.print(f"video: {out} ({n} frames)", highlight=False)
+    try:
+        venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)
+    except ValueError as exc:
         raise fail(console, str(exc)) from None
     try:
         if venv.observation_dim != ac.policy.obs_dim or venv.action_dim != ac.policy.action_dim:
@@ -52,18 +65,8 @@ def play(
         returns = evaluate(ac, venv, deterministic=deterministic, seed=seed)
     finally:
         venv.close()
-    mode = "deterministic" if deterministic else "stochastic"
     console.print(f"checkpoint: {path}", highlight=False)
     console.print(
         f"{env_id}: {mode} return over {episodes} episodes: {returns.mean():.2f} ± {returns.std(unbiased=False):.2f}",
         highlight=False,
     )
-    if video:
-        from genpo.training.video import VideoError, record_video
-
-        out = Path(path).parent / "videos" / f"{Path(path).stem}_{mode}.mp4"
-        try:
-            n = record_video(ac, env_id, out, deterministic=deterministic, seed=seed, max_frames=video_length)
-        except VideoError as exc:
-            raise fail(console, str(exc), code=1) from None
-        console.print(f"video: {out} ({n} frames)", highlight=False)

@@ -201,10 +201,12 @@ def machine_info(threads: int) -> dict[str, Any]:
     }
 
 
-def make_velocity(dim: int, obs_dim: int, hidden: Sequence[int], seed: int) -> tuple[MLPVelocity, float]:
+def make_velocity(
+    dim: int, obs_dim: int, hidden: Sequence[int], seed: int, activation: str = "mish"
+) -> tuple[MLPVelocity, float]:
     """The benchmarked network with its last layer scaled so that mean |v| over N(0, I) inputs and grid times is 1."""
     torch.manual_seed(seed)
-    net = MLPVelocity(dim, obs_dim, hidden=tuple(hidden))
+    net = MLPVelocity(dim, obs_dim, hidden=tuple(hidden), activation=activation)
     gen = torch.Generator().manual_seed(seed + 1)
     x, obs = torch.randn(1024, dim, generator=gen), torch.randn(1024, obs_dim, generator=gen)
     with torch.no_grad():
@@ -265,6 +267,7 @@ def run(
     repeats: int = 5,
     threads: int = 1,
     hidden: Sequence[int] = (400, 200, 100),
+    activation: str = "mish",
     obs_dim: int | None = None,
     p: float = 0.95,
     pf_tol: float = 1e-5,
@@ -286,6 +289,7 @@ def run(
         repeats: Timed evaluations per row after the first (fewer if ``budget_s`` runs out).
         threads: ``torch.set_num_threads``.
         hidden: Hidden sizes of the velocity MLP.
+        activation: Its activation (the authors': mish).
         obs_dim: Observation width (default: ``dim``).
         p: EDICT mixing coefficient.
         pf_tol: rtol = atol of the benchmarked dopri5 rows.
@@ -310,7 +314,7 @@ def run(
         specs = [s for s in specs if s.key in only]
     torch.set_num_threads(threads)
     obs_dim = obs_dim or dim
-    velocity, speed = make_velocity(dim, obs_dim, hidden, seed)
+    velocity, speed = make_velocity(dim, obs_dim, hidden, seed, activation)
     velocity64 = copy.deepcopy(velocity).double()
     gen = torch.Generator().manual_seed(seed + 2)
     obs = torch.randn(batch, obs_dim, generator=gen)
@@ -322,6 +326,7 @@ def run(
         "steps": steps,
         "p": p,
         "hidden": list(hidden),
+        "activation": activation,
         "repeats": repeats,
         "pf_tol": pf_tol,
         "probes": probes,
@@ -418,6 +423,7 @@ def table(result: Result) -> Table:
     cfg = result.config
     title = (
         f"log-prob of a batch of {cfg['batch']}, d={cfg['dim']}, K={cfg['steps']}, mlp {cfg['hidden']} "
+        f"{cfg['activation']} "
         f"(mean |v| = {result.mean_speed:.2f}), {result.machine['threads']} thread(s)"
     )
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -458,7 +464,11 @@ def summary(result: Result) -> list[str]:
     ratio = result.ratio()
     if ratio is not None:
         verdict = "meets" if ratio >= 25 else "falls short of"
-        lines.append(f"edict: jacobian / exact time = {ratio:.1f}x ({verdict} the 25x goal)")
+        passes = 2 + 2 * cfg["dim"]
+        lines.append(
+            f"edict: jacobian / exact time = {ratio:.1f}x ({verdict} the 25x goal; cost model: an inverse pass, "
+            f"a forward pass and 2d = {2 * cfg['dim']} input-VJPs of about one pass each = {passes} passes)"
+        )
     for oracle in dict.fromkeys(r.oracle for r in result.rows if r.oracle):
         lines.append(f"oracle: {oracle}")
     m = result.machine

@@ -31,10 +31,10 @@ def record_video(
         import imageio.v2 as imageio
     except ImportError:
         raise VideoError("--video needs imageio and imageio-ffmpeg: pip install 'genpo[video]'") from None
-    import gymnasium as gym
-
     os.environ.setdefault("MUJOCO_GL", "egl")
     try:
+        import gymnasium as gym
+
         env = gym.make(task, render_mode="rgb_array")
         obs, _ = env.reset(seed=seed)
         frame = env.render()

@@ -59,3 +59,6 @@ def test_cli_refuses_unknown_rows_and_bad_sizes() -> None:
     done = CliRunner().invoke(app, ["bench", "likelihood", "--hidden", "400,x"])
     assert done.exit_code == 2
     assert "expected comma-separated positive integers" in done.output
+    done = CliRunner().invoke(app, ["bench", "likelihood", "--activation", "swish", "--batch", "4", "--hidden", "4"])
+    assert done.exit_code == 2
+    assert "unknown activation 'swish'; choose one of: mish" in done.output

@@ -134,3 +134,32 @@ def test_underscore_spellings_are_accepted(tmp_path, tiny_config, genpo_cli):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _run_dir(tmp_path).name.endswith("_u")
+
+
+def test_play_video_writes_an_mp4_or_fails_clearly(tmp_path, train, genpo_cli, monkeypatch):
+    assert train().returncode == 0
+    logs = str(tmp_path / "logs")
+    monkeypatch.setenv("MUJOCO_GL", "bogus")
+    bad = genpo_cli("play", "--checkpoint", "latest", "--episodes", "1", "--video", "--logdir", logs, cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "could not render offscreen" in bad.stdout and "MUJOCO_GL" in bad.stdout
+
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    proc = genpo_cli(
+        "play",
+        "--checkpoint",
+        "latest",
+        "--episodes",
+        "1",
+        "--video",
+        "--video-length",
+        "20",
+        "--logdir",
+        logs,
+        cwd=tmp_path,
+    )
+    if proc.returncode == 1 and "could not render offscreen" in proc.stdout:
+        pytest.skip(f"no offscreen OpenGL here: {proc.stdout.strip()[:300]}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    videos = list((tmp_path / "logs").rglob("videos/*.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 1000
