@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import F32, F64, Case, batch_inputs, case_params, policy_cases
+from flow_factories import F32, F64, Case, batch_inputs, case_params, policy_cases
 
 from genpo.inversion import INTEGRATORS, LIKELIHOODS
 from genpo.models import MODELS

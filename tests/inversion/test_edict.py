@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import F32, F64, autograd_log_prob, batch_inputs, make_flow, record_speeds
+from flow_factories import F32, F64, autograd_log_prob, batch_inputs, make_flow, record_speeds
 from torch import Tensor
 
 from genpo.inversion import EdictIntegrator, JacobianEstimator

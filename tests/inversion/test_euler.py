@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import F64, LinearVelocity, autograd_log_prob, batch_inputs, make_flow
+from flow_factories import F64, LinearVelocity, autograd_log_prob, batch_inputs, make_flow
 
 from genpo.inversion import EulerIntegrator, ExactEstimator, InversionError, JacobianEstimator
 from genpo.models.flow import FlowPolicy

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import F64, Case, autograd_log_prob, batch_inputs, case_params, flow_pairs, policy_cases
+from flow_factories import F64, Case, autograd_log_prob, batch_inputs, case_params, flow_pairs, policy_cases
 
 from genpo.inversion import (
     INTEGRATORS,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import F64, LinearVelocity, count_calls, make_flow
+from flow_factories import F64, LinearVelocity, count_calls, make_flow
 from torch import Tensor
 
 from genpo.inversion import HutchinsonEstimator, JacobianEstimator, PFODEIntegrator, TraceEstimator

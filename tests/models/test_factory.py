@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from conftest import F64, Case, case_params, policy_cases
+from flow_factories import F64, Case, case_params, policy_cases
 
 import genpo
 from genpo.inversion import INTEGRATORS, LIKELIHOODS

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import batch_inputs, make_flow
+from flow_factories import batch_inputs, make_flow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from conftest import F32, F64, probe_inputs
+from flow_factories import F32, F64, probe_inputs
 from torch import nn
 
 from genpo.models.velocity import (
