@@ -79,7 +79,9 @@ def plot(points: list[CurvePoint], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    envs = sorted({p.env for p in points})
+    envs = sorted({p.env for p in points if p.mean_return is not None})
+    if not envs:
+        raise ValueError("no run finished an episode: raise --total-steps (or lower --num-envs)")
     fig, axes = plt.subplots(len(envs), 2, figsize=(10, 3.2 * len(envs)), squeeze=False)
     for row, env in enumerate(envs):
         for model in sorted({p.model for p in points if p.env == env}):
