@@ -174,7 +174,7 @@ def train(
         None,
         "--max-iterations",
         "--max_iterations",
-        help="Iterations to run now (default: 300).",
+        help="Iterations to run now (default: 150).",
         rich_help_panel=RUN_PANEL,
     ),
     total_steps: int | None = typer.Option(

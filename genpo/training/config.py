@@ -96,7 +96,7 @@ class AlgoConfig:
 class RunConfig:
     """Budget, seeding, device, logging and checkpoints."""
 
-    max_iterations: int | None = 300
+    max_iterations: int | None = 150
     """Iterations (rollout + update) to run in this invocation; ``None`` when ``total_steps`` sets the budget."""
     total_steps: int | None = None
     """Env steps (all envs, all processes) to run in this invocation; overrides ``max_iterations``."""
