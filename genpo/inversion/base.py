@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar, Protocol
 
@@ -25,7 +26,7 @@ class Divergence(Protocol):
     def __call__(self, field: VelocityField, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]: ...
 
 
-class Integrator:
+class Integrator(ABC):
     """Maps noise to a latent in ``steps`` steps of a velocity field, and back.
 
     Subclasses implement :meth:`forward` and :meth:`inverse`. Both return the log|det| of the
@@ -59,17 +60,17 @@ class Integrator:
         """The K step start times ``t_k = k / K`` as Python floats (velocity nets cache them)."""
         return [k / self.steps for k in range(self.steps)]
 
+    @abstractmethod
     def forward(
         self, field: VelocityField, noise: Tensor, *, log_det: bool = True, divergence: Divergence | None = None
     ) -> tuple[Tensor, Tensor | None]:
         """Noise ``[B, D]`` -> latent ``[B, D]`` and log|det d latent / d noise| ``[B]`` (None if not asked)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def inverse(
         self, field: VelocityField, latent: Tensor, *, log_det: bool = True, divergence: Divergence | None = None
     ) -> tuple[Tensor, Tensor | None]:
         """Latent ``[B, D]`` -> noise ``[B, D]`` and log|det d noise / d latent| ``[B]`` (None if not asked)."""
-        raise NotImplementedError
 
     def to_action(self, latent: Tensor) -> Tensor:
         """The environment action carried by a latent (identity unless the latent is doubled)."""

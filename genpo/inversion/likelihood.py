@@ -6,6 +6,7 @@ the observations, and a noise or latent batch, and returns the mapped batch with
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import torch
@@ -15,7 +16,7 @@ from genpo.inversion.base import Divergence, Integrator, VelocityField, batch_ja
 from genpo.registry import Registry
 
 
-class LikelihoodEstimator:
+class LikelihoodEstimator(ABC):
     """Computes the log-det of an integrator's map, exactly or by estimation.
 
     Attributes:
@@ -39,13 +40,13 @@ class LikelihoodEstimator:
                 f"compatible estimators: {', '.join(ok)}"
             )
 
+    @abstractmethod
     def forward(self, integrator: Integrator, field: VelocityField, noise: Tensor) -> tuple[Tensor, Tensor]:
         """Noise -> (latent, log|det d latent / d noise|)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def inverse(self, integrator: Integrator, field: VelocityField, latent: Tensor) -> tuple[Tensor, Tensor]:
         """Latent -> (noise, log|det d noise / d latent|)."""
-        raise NotImplementedError
 
 
 class ExactEstimator(LikelihoodEstimator):
@@ -95,8 +96,9 @@ class _DivergenceEstimator(LikelihoodEstimator):
     def compatible(self, integrator: Integrator) -> bool:
         return not integrator.exact_log_det
 
+    @abstractmethod
     def divergence(self, x0: Tensor) -> Divergence:
-        raise NotImplementedError
+        """The divergence function for one solve starting at ``x0`` (probes, if any, drawn here)."""
 
     def forward(self, integrator: Integrator, field: VelocityField, noise: Tensor) -> tuple[Tensor, Tensor]:
         return integrator.forward(field, noise, divergence=self.divergence(noise))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -11,7 +12,7 @@ from torch import Tensor, nn
 from genpo.inversion.base import std_normal_log_prob
 
 
-class Policy(nn.Module):
+class Policy(nn.Module, ABC):
     """A policy as an invertible map from standard-normal noise to a latent, plus a latent -> action map.
 
     Families implement :meth:`flow_forward`, :meth:`flow_inverse` and, if the latent is not the
@@ -37,13 +38,13 @@ class Policy(nn.Module):
         self.validate_inputs = True
 
     # -- implemented by each family -------------------------------------------------------------
+    @abstractmethod
     def flow_forward(self, obs: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
         """Noise -> (latent, log|det d latent / d noise|), both batched over rows."""
-        raise NotImplementedError
 
+    @abstractmethod
     def flow_inverse(self, obs: Tensor, latent: Tensor) -> tuple[Tensor, Tensor]:
         """Latent -> (noise, log|det d noise / d latent|)."""
-        raise NotImplementedError
 
     def generate_only(self, obs: Tensor, noise: Tensor) -> Tensor:
         """Noise -> latent without the log-det (families override when that is cheaper)."""
