@@ -243,6 +243,7 @@ class Trainer:
         check_finite(obs, "observation", self.iteration)
         if self._resumed_env_state is None or "backend" not in self._resumed_env_state:
             self._update_normalizers(obs, critic_obs)
+        self._resumed_env_state = None  # used once: a later train() call starts from a reset
         last_obs_n = obs
         try:
             for done_iters in range(1, n_iter + 1):
