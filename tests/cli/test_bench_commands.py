@@ -1,0 +1,73 @@
+"""``genpo bench env | act | train | curves`` at toy sizes: the commands run and report what they measured."""
+
+from __future__ import annotations
+
+import csv
+
+import torch
+from typer.testing import CliRunner
+
+from genpo.cli.main import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    threads = torch.get_num_threads()
+    try:
+        result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    finally:
+        torch.set_num_threads(threads)  # the benches pin threads; keep the rest of the suite as it was
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_bench_env_on_the_builtin_task():
+    out = invoke("bench", "env", "--env", "builtin:PointMass", "--num-envs", "4", "--seconds", "0.05", "--repeats", "1")
+    assert "builtin:PointMass" in out
+
+
+def test_bench_act_reports_both_models_and_modes():
+    out = invoke("bench", "act", "--obs-dim", "3", "--action-dim", "2", "--batch", "1", "--repeats", "1")
+    for word in ("gaussian", "flow", "eager", "torchscript"):
+        assert word in out
+
+
+def test_bench_train_reports_throughput_per_model():
+    out = invoke(
+        "bench",
+        "train",
+        "--env",
+        "builtin:PointMass",
+        "--model",
+        "gaussian,flow",
+        "--num-envs",
+        "2",
+        "--iterations",
+        "1",
+    )
+    assert "gaussian" in out and "flow" in out and "env-steps/s" in out
+
+
+def test_bench_curves_writes_csv_and_plot(tmp_path):
+    out = invoke(
+        "bench",
+        "curves",
+        "--env",
+        "builtin:PointMass",
+        "--model",
+        "gaussian",
+        "--seeds",
+        "1,2",
+        "--total-steps",
+        "128",
+        "--num-envs",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
+    assert "wrote" in out
+    rows = list(csv.DictReader((tmp_path / "curves.csv").open()))
+    assert {r["seed"] for r in rows} == {"1", "2"} and all(r["model"] == "gaussian" for r in rows)
+    assert any(r["mean_return"] not in ("", "None") for r in rows)  # 50-step episodes end within 64 steps
+    assert (tmp_path / "curves.png").stat().st_size > 1000
