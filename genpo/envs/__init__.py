@@ -45,7 +45,7 @@ def make_env(env_id: str, num_envs: int = 1, *, seed: int | None = None, device:
 from genpo.envs.gym import GymVecEnv, make_gym_env  # noqa: E402
 
 ENV_BACKENDS.add(
-    "gym", make_gym_env, "Gymnasium continuous-control tasks (MuJoCo v5, ...), stepped in-process or in worker processes"
+    "gym", make_gym_env, "Gymnasium continuous-control tasks (MuJoCo v5, ...), stepped in-process or in workers"
 )
 
 __all__ = ["DEFAULT_BACKEND", "ENV_BACKENDS", "EpisodeTracker", "GymVecEnv", "VecEnv", "make_env", "parse_env_id"]
