@@ -68,6 +68,16 @@ def _check_tail_bound(tail_bound: float) -> float:
     return float(tail_bound)
 
 
+def _check_spline_options(
+    hidden: int, net_blocks: int, num_bins: int, tail_bound: float, activation: str
+) -> tuple[type[nn.Module], float]:
+    """Validates the options both spline policies share; returns the activation class and the tail bound."""
+    _check_int("hidden", hidden, 1)
+    _check_int("net_blocks", net_blocks, 0)
+    _check_int("num_bins", num_bins, 2, 1000)
+    return _check_activation(activation), _check_tail_bound(tail_bound)
+
+
 class _Swapped(nf.flows.Flow):
     """Swaps a layer's two directions, passing the context (``nf.flows.Reverse`` drops it)."""
 
@@ -232,11 +242,7 @@ class NSFPolicy(NormflowsPolicy):
         mixing: str = "lu",
     ) -> None:
         super().__init__(obs_dim, action_dim, blocks, mixing)
-        _check_int("hidden", hidden, 1)
-        _check_int("net_blocks", net_blocks, 0)
-        _check_int("num_bins", num_bins, 2, 1000)
-        act = _check_activation(activation)
-        tail_bound = _check_tail_bound(tail_bound)
+        act, tail_bound = _check_spline_options(hidden, net_blocks, num_bins, tail_bound, activation)
         for i in range(blocks):
             self._add_block(
                 _CoupledRQSpline(
@@ -291,11 +297,7 @@ class AutoregressiveNSFPolicy(NormflowsPolicy):
         mixing: str = "lu",
     ) -> None:
         super().__init__(obs_dim, action_dim, blocks, mixing)
-        _check_int("hidden", hidden, 1)
-        _check_int("net_blocks", net_blocks, 0)
-        _check_int("num_bins", num_bins, 2, 1000)
-        act = _check_activation(activation)
-        tail_bound = _check_tail_bound(tail_bound)
+        act, tail_bound = _check_spline_options(hidden, net_blocks, num_bins, tail_bound, activation)
         for _ in range(blocks):
             self._add_block(
                 _AutoregressiveRQSpline(

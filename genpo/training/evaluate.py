@@ -27,28 +27,14 @@ def evaluate(
     finished = torch.zeros(env.num_envs, dtype=torch.bool)
     dev = next(ac.parameters()).device
     with ac.policy.static_parameters():
-        return _run_episodes(ac, env, obs, returns, running, finished, dev, deterministic, max_steps)
-
-
-def _run_episodes(
-    ac: ActorCritic,
-    env: VecEnv,
-    obs: Tensor,
-    returns: Tensor,
-    running: Tensor,
-    finished: Tensor,
-    dev: torch.device,
-    deterministic: bool,
-    max_steps: int,
-) -> Tensor:
-    for _ in range(max_steps):
-        obs_n = ac.obs_norm(obs.to(dev))
-        action = ac.policy.deterministic_action(obs_n) if deterministic else ac.policy.sample(obs_n)[0]
-        obs, reward, terminated, truncated, _ = env.step(action)
-        running += reward.double().cpu()
-        done = (terminated | truncated).cpu() & ~finished
-        returns[done] = running[done].float()
-        finished |= done
-        if finished.all():
-            return returns
+        for _ in range(max_steps):
+            obs_n = ac.obs_norm(obs.to(dev))
+            action = ac.policy.deterministic_action(obs_n) if deterministic else ac.policy.sample(obs_n)[0]
+            obs, reward, terminated, truncated, _ = env.step(action)
+            running += reward.double().cpu()
+            done = (terminated | truncated).cpu() & ~finished
+            returns[done] = running[done].float()
+            finished |= done
+            if finished.all():
+                return returns
     raise RuntimeError(f"{int((~finished).sum())} episode(s) did not end within {max_steps} steps")
