@@ -53,4 +53,8 @@ __all__ = ["DEFAULT_BACKEND", "ENV_BACKENDS", "EpisodeTracker", "GymVecEnv", "Ve
 from genpo.envs.builtin import make_builtin_env  # noqa: E402
 from genpo.envs.isaaclab import make_isaaclab_env  # noqa: E402,F401  (registers the "isaaclab" backend)
 
-ENV_BACKENDS.add("builtin", make_builtin_env, "built-in torch-native tasks (PointMass): fast, no simulator needed")
+ENV_BACKENDS.add(
+    "builtin",
+    make_builtin_env,
+    "built-in torch-native tasks (PointMass; MultiGoal: 4 optimal modes): fast, no simulator",
+)

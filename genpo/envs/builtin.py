@@ -4,6 +4,8 @@
 goal drawn per episode. Observation ``(position, velocity, goal)``, action the force in [-1, 1]^d,
 reward ``-||position - goal||`` per step, truncation after ``episode_length`` steps, no termination.
 A good policy earns about -3 per 50-step episode; random actions earn about -60.
+
+``builtin:MultiGoal`` — several separated optimal actions and a poor mean one (:mod:`genpo.envs.multigoal`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import torch
 from torch import Tensor
 
 from genpo.envs.base import EpisodeTracker, StepResult, VecEnv
-
-TASKS = ("PointMass",)
 
 
 class PointMassEnv(VecEnv):
@@ -112,19 +112,36 @@ class PointMassEnv(VecEnv):
         self.steps_taken = int(state["steps_taken"])
 
 
+def _make_point_mass(num_envs: int, device: str, **options: Any) -> VecEnv:
+    return PointMassEnv(num_envs, device=device, **options)
+
+
+def _make_multigoal(num_envs: int, device: str, **options: Any) -> VecEnv:
+    from genpo.envs.multigoal import MultiGoalEnv
+
+    return MultiGoalEnv(num_envs, device=device, **options)
+
+
+# task -> (factory, accepted options)
+TASKS: dict[str, tuple[Any, set[str]]] = {
+    "PointMass": (_make_point_mass, {"dim", "episode_length", "nan_after"}),
+    "MultiGoal": (_make_multigoal, {"num_goals", "radius", "sigma", "episode_length"}),
+}
+
+
 def make_builtin_env(
     task: str, num_envs: int = 1, *, seed: int | None = None, device: str = "cpu", **options: Any
 ) -> VecEnv:
     """Factory registered as the ``builtin`` backend."""
-    if task != "PointMass":
+    if task not in TASKS:
         raise ValueError(f"unknown builtin task {task!r}; choose one of: {', '.join(TASKS)}")
-    allowed = {"dim", "episode_length", "nan_after"}
+    factory, allowed = TASKS[task]
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(
-            f"unknown option(s) {', '.join(unknown)} for builtin:PointMass; accepted: {', '.join(sorted(allowed))}"
+            f"unknown option(s) {', '.join(unknown)} for builtin:{task}; accepted: {', '.join(sorted(allowed))}"
         )
-    env = PointMassEnv(num_envs, device=device, **options)
-    if seed is not None:
+    env = factory(num_envs, device, **options)
+    if seed is not None and isinstance(env, PointMassEnv):
         env.gen.manual_seed(seed)
     return env

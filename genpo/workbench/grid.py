@@ -1,0 +1,219 @@
+"""The grid of an ablation: named settings x varied fields x seeds, each cell a full configuration.
+
+``--vary FIELD=v1,v2`` names any configuration field by its dotted name (``policy.steps``) or a short
+name (``steps``, ``likelihood``, ``compress-coef``: a field name that exists in one section only, or
+``env`` for ``env.id``). ``--setting NAME="field=value field=value"`` names a whole recipe. Values are
+read as YAML scalars (``5`` is an int, ``0.01`` a float, ``[64, 64]`` a list). Every cell is resolved
+and validated before anything runs, so a bad field or value is refused with the allowed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from genpo.errors import ConfigError
+from genpo.training.config import SECTIONS, TrainConfig
+
+# The workbench owns these: one folder per cell, the seed from --seeds.
+RESERVED = {"run.seed": "--seeds", "run.logdir": "--out", "run.run_name": "the cell name"}
+ALIASES = {"env": "env.id", "task": "env.id", "lr": "algo.learning_rate"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def all_fields() -> list[str]:
+    """Every configuration field as ``section.field``."""
+    return [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def resolve_field(name: str) -> str:
+    """Dotted name of a field given as ``section.field``, a unique field name, or an alias.
+
+    Raises:
+        ConfigError: Unknown or ambiguous names (the message lists the fields), reserved fields.
+    """
+    key = name.strip().replace("-", "_")
+    fields = all_fields()
+    if key in ALIASES:
+        dotted = ALIASES[key]
+    elif key in fields:
+        dotted = key
+    else:
+        matches = [f for f in fields if f.split(".", 1)[1] == key]
+        if len(matches) > 1:
+            raise ConfigError(f"field name {name!r} is ambiguous: use one of {', '.join(matches)}")
+        if not matches:
+            raise ConfigError(f"unknown configuration field {name!r}; allowed: {', '.join(fields)}")
+        dotted = matches[0]
+    if dotted in RESERVED:
+        raise ConfigError(f"{dotted} is set by the workbench ({RESERVED[dotted]}); it cannot be varied")
+    return dotted
+
+
+def parse_value(text: str) -> Any:
+    """A YAML scalar or flow list/mapping (``5``, ``0.01``, ``true``, ``edict``, ``[64, 64]``)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot read value {text!r}: {exc}") from None
+
+
+def split_values(text: str) -> list[str]:
+    """Splits ``v1,v2,[64, 64]`` on commas outside brackets."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return [v.strip() for v in out]
+
+
+def parse_vary(spec: str) -> tuple[str, list[Any]]:
+    """``FIELD=v1,v2,...`` -> (dotted field, values)."""
+    name, sep, rest = spec.partition("=")
+    if not sep or not name.strip() or not rest.strip():
+        raise ConfigError(f"--vary expects FIELD=v1,v2,... (e.g. policy.steps=1,5,10), got {spec!r}")
+    values = split_values(rest)
+    if any(v == "" for v in values):
+        raise ConfigError(f"--vary {spec!r} has an empty value")
+    parsed = [parse_value(v) for v in values]
+    if len({repr(v) for v in parsed}) != len(parsed):
+        raise ConfigError(f"--vary {spec!r} repeats a value")
+    return resolve_field(name), parsed
+
+
+def parse_setting(spec: str) -> tuple[str, dict[str, Any]]:
+    """``NAME="field=value field=value"`` -> (name, {dotted field: value})."""
+    name, sep, rest = spec.partition("=")
+    name = name.strip()
+    if not sep or not _NAME_RE.match(name):
+        raise ConfigError(
+            f'--setting expects NAME="field=value ..." with NAME of letters, digits, _ . + - (e.g. '
+            f'genpo="integrator=edict steps=5"), got {spec!r}'
+        )
+    try:
+        tokens = shlex.split(rest)
+    except ValueError as exc:
+        raise ConfigError(f"--setting {name}: {exc}") from None
+    out: dict[str, Any] = {}
+    for tok in tokens:
+        key, eq, val = tok.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"--setting {name}: expected field=value, got {tok!r}")
+        out[resolve_field(key)] = parse_value(val)
+    return name, out
+
+
+def nested(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"policy.steps": 5}`` -> ``{"policy": {"steps": 5}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for dotted, value in flat.items():
+        section, name = dotted.split(".", 1)
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+    return text.removesuffix("\n...").strip()
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid.
+
+    Attributes:
+        setting: Name of the ``--setting`` (``default`` when none was given).
+        varied: ``{dotted field: value}`` of the ``--vary`` fields for this cell.
+        seed: The run's seed.
+        overrides: Everything this cell sets on top of the base configuration, as ``{dotted: value}``.
+    """
+
+    setting: str
+    varied: dict[str, Any]
+    seed: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        """What the summary groups seeds by: the setting and the varied values."""
+        parts = [self.setting] + [f"{k.split('.', 1)[1]}={_short(v)}" for k, v in self.varied.items()]
+        return " ".join(parts)
+
+    @property
+    def name(self) -> str:
+        """The cell's folder name: group and seed, safe for any file system."""
+        raw = "_".join([self.group.replace(" ", "_"), f"s{self.seed}"])
+        return re.sub(r"[^A-Za-z0-9_.=+-]+", "-", raw)
+
+
+@dataclass
+class Grid:
+    """The resolved grid."""
+
+    cells: list[Cell]
+    settings: list[str]
+    varied_fields: list[str]
+
+    def configs(self, base: TrainConfig) -> dict[str, TrainConfig]:
+        """Cell name -> resolved, validated configuration (``ConfigError`` names the cell and the fault)."""
+        out = {}
+        for cell in self.cells:
+            try:
+                cfg = TrainConfig.from_dict(nested(cell.overrides), base)
+                cfg.validate()
+            except ValueError as exc:
+                raise ConfigError(f"cell {cell.name}: {exc}") from None
+            out[cell.name] = cfg
+        return out
+
+
+def build_grid(settings: list[str], varies: list[str], seeds: list[int]) -> Grid:
+    """The product of ``--setting`` recipes, ``--vary`` values and seeds (settings and fields in the given order)."""
+    if not seeds:
+        raise ConfigError("--seeds needs at least one seed")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ConfigError(f"--seeds must be integers >= 0, got {seeds}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds repeats a seed: {seeds}")
+    recipes: dict[str, dict[str, Any]] = {}
+    for spec in settings:
+        name, fields = parse_setting(spec)
+        if name in recipes:
+            raise ConfigError(f"--setting {name!r} is given twice")
+        recipes[name] = fields
+    if not recipes:
+        recipes["default"] = {}
+    axes: dict[str, list[Any]] = {}
+    for spec in varies:
+        dotted, values = parse_vary(spec)
+        if dotted in axes:
+            raise ConfigError(f"--vary {dotted} is given twice")
+        axes[dotted] = values
+    cells = []
+    for name, fields in recipes.items():
+        for combo in itertools.product(*axes.values()):
+            varied = dict(zip(axes, combo, strict=True))
+            for seed in seeds:
+                overrides = {**fields, **varied, "run.seed": seed}
+                cells.append(Cell(name, varied, seed, overrides))
+    names = [c.name for c in cells]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(
+            f"two cells share the folder name {dupes[0]!r}: make the values differ in more than punctuation"
+        )
+    return Grid(cells, list(recipes), list(axes))
