@@ -1,11 +1,43 @@
-"""The Typer application object; command modules attach themselves to it."""
+"""The Typer application object; command modules attach themselves to it.
+
+:class:`GenpoGroup` is the one place where a library error becomes a message and an exit code: every
+command (``bench`` subcommands included) runs inside its ``invoke``, so a :class:`~genpo.errors.GenpoError`
+prints ``error: <message>`` and exits with the error's ``exit_code``, never a traceback.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from genpo.errors import GenpoError
+
+
+def report(exc: GenpoError, console: Console | None = None) -> typer.Exit:
+    """Prints ``exc`` as a one-line error and returns the exit to raise."""
+    (console or Console()).print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(exc.exit_code)
+
+
+class GenpoGroup(TyperGroup):
+    """A Typer group whose commands report :class:`GenpoError` and Ctrl-C without a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GenpoError as exc:
+            raise report(exc) from None
+        except KeyboardInterrupt:
+            Console().print("interrupted; checkpoints written so far are intact", highlight=False)
+            raise typer.Exit(130) from None
+
 
 app = typer.Typer(
     name="genpo",
+    cls=GenpoGroup,
     help="On-policy RL with generative flow policies whose log-likelihood is exact (GenPO).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

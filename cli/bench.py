@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from genpo.errors import ConfigError
+
 bench_app = typer.Typer(
     help="Benchmarks: likelihood estimators, env stepping, action latency, training throughput, learning curves.",
     no_args_is_help=True,
@@ -66,9 +68,8 @@ def likelihood(
             seed=seed,
             log=lambda msg: console.log(msg, highlight=False),
         )
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    except ValueError as exc:  # the benchmark validates its arguments with plain ValueErrors
+        raise ConfigError(str(exc)) from None
     console.print(bench.table(result))
     for line in bench.summary(result):
         console.print(line, highlight=False)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.cli.train import fail
+from genpo.errors import ConfigError
 
 
 @app.command()
@@ -21,18 +21,14 @@ def export(
     logdir: str = typer.Option("logs", "--logdir", help="Where 'latest' looks for runs."),
 ) -> None:
     """Export policy.pt / policy.onnx (obs -> action, zero noise) and policy_stochastic.* ((obs, noise) -> action)."""
-    from genpo.training.checkpoint import CheckpointError, resolve_checkpoint
+    from genpo.training import api
     from genpo.training.export import FORMATS, export_policy
-    from genpo.training.loading import actor_critic_from_checkpoint
 
     console = Console()
     if fmt not in FORMATS:
-        raise fail(console, f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    try:
-        path = resolve_checkpoint(checkpoint, logdir)
-        _, ac, _ = actor_critic_from_checkpoint(path)
-    except (ValueError, CheckpointError) as exc:
-        raise fail(console, str(exc)) from None
+        raise ConfigError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    path = api.locate_checkpoint(checkpoint, logdir)
+    ac, _ = api.load(path)
     out_dir = output or Path(path).parent / "exported"
     for f in export_policy(ac, out_dir, fmt):
         console.print(f"wrote {f}", highlight=False)

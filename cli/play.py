@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.cli.train import fail
+from genpo.errors import ConfigError, RunFailed
 
 
 @app.command()
@@ -26,21 +26,14 @@ def play(
     logdir: str = typer.Option("logs", "--logdir", help="Where 'latest' looks for runs."),
 ) -> None:
     """Evaluate a trained policy and print the mean ± std episode return."""
-    from genpo.envs import make_env
-    from genpo.training.checkpoint import CheckpointError, resolve_checkpoint
-    from genpo.training.evaluate import evaluate
-    from genpo.training.loading import actor_critic_from_checkpoint
-    from genpo.training.runner import env_folder_name
+    from genpo.training import api
 
     console = Console()
     if episodes < 1:
-        raise fail(console, f"--episodes must be >= 1, got {episodes}")
-    try:
-        path = resolve_checkpoint(checkpoint, logdir, env_folder_name(env) if env else None)
-        cfg, ac, _ = actor_critic_from_checkpoint(path, device)
-        env_id = env or cfg.env.id
-    except (ValueError, CheckpointError) as exc:
-        raise fail(console, str(exc)) from None
+        raise ConfigError(f"--episodes must be >= 1, got {episodes}")
+    path = api.locate_checkpoint(checkpoint, logdir, env)
+    ac, cfg = api.load(path, device=device)
+    env_id = env or cfg.env.id
     mode = "deterministic" if deterministic else "stochastic"
     if video:  # first: a machine that cannot render fails before the evaluation's work
         from genpo.training.video import VideoError, record_video
@@ -49,22 +42,9 @@ def play(
         try:
             n = record_video(ac, env_id, out, deterministic=deterministic, seed=seed, max_frames=video_length)
         except VideoError as exc:
-            raise fail(console, str(exc), code=1) from None
+            raise RunFailed(str(exc)) from None
         console.print(f"video: {out} ({n} frames)", highlight=False)
-    try:
-        venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)
-    except ValueError as exc:
-        raise fail(console, str(exc)) from None
-    try:
-        if venv.observation_dim != ac.policy.obs_dim or venv.action_dim != ac.policy.action_dim:
-            raise fail(
-                console,
-                f"{env_id} has obs/action dims {venv.observation_dim}/{venv.action_dim}, the checkpoint "
-                f"{ac.policy.obs_dim}/{ac.policy.action_dim}",
-            )
-        returns = evaluate(ac, venv, deterministic=deterministic, seed=seed)
-    finally:
-        venv.close()
+    returns = api.evaluate(ac, env_id, episodes=episodes, deterministic=deterministic, seed=seed, config=cfg)
     console.print(f"checkpoint: {path}", highlight=False)
     console.print(
         f"{env_id}: {mode} return over {episodes} episodes: {returns.mean():.2f} ± {returns.std(unbiased=False):.2f}",

@@ -1,4 +1,8 @@
-"""``genpo train``: resolve the configuration, validate it, then train (one process or a torchrun job)."""
+"""``genpo train``: parse options into configuration overrides and call :func:`genpo.training.api.train`.
+
+The rules of a run (precedence, resume, run folders) live in :mod:`genpo.training.api`; this module only
+maps flags to configuration fields and prints.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
+from genpo.errors import ConfigError
 
 ENV_PANEL, POLICY_PANEL, ALGO_PANEL, RUN_PANEL, RESUME_PANEL, DIST_PANEL = (
     "Environment",
@@ -41,50 +46,6 @@ OPTION_FIELDS: dict[str, tuple[str, str]] = {
     "run_name": ("run", "run_name"),
     "logdir": ("run", "logdir"),
 }
-# Fields that define the network: a resumed run must keep them.
-ARCH_FIELDS = {("policy", f) for f in ("model", "velocity", "integrator", "steps", "p", "hidden", "critic_hidden")}
-
-
-def fail(console: Console, message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def resolve_config(
-    explicit: dict[str, Any], config_file: Path | None, preset: str | None, checkpoint_cfg: dict[str, Any] | None
-) -> Any:
-    """defaults < preset < checkpoint configuration < YAML file < explicit options."""
-    from genpo.training.config import TrainConfig, load_yaml
-
-    cfg = TrainConfig()
-    if preset is not None:
-        from genpo.envs.isaaclab_presets import preset_overrides
-
-        task = explicit.get("env") or (checkpoint_cfg or {}).get("env", {}).get("id")
-        if not task:
-            raise ValueError("--preset needs --env (e.g. --env isaaclab:Isaac-Ant --preset paper)")
-        cfg = TrainConfig.from_dict(preset_overrides(task, preset), cfg)
-    if checkpoint_cfg is not None:
-        cfg = TrainConfig.from_dict(checkpoint_cfg, cfg)
-    file_data = load_yaml(config_file) if config_file is not None else {}
-    cli_data: dict[str, dict[str, Any]] = {}
-    for opt, value in explicit.items():
-        section, field = OPTION_FIELDS[opt]
-        cli_data.setdefault(section, {})[field] = value
-    if explicit.get("total_steps") is not None and explicit.get("max_iterations") is None:
-        cli_data["run"]["max_iterations"] = None  # --total-steps sets the budget
-    if checkpoint_cfg is not None:
-        for data, where in ((file_data, "--config"), (cli_data, "the command line")):
-            for section, field in ARCH_FIELDS:
-                new = data.get(section, {}).get(field)
-                old = checkpoint_cfg.get(section, {}).get(field)
-                if new is not None and new != old and not (isinstance(old, list) and list(new) == old):
-                    raise ValueError(
-                        f"{where} sets {section}.{field}={new!r} but the checkpoint was trained with {old!r}; "
-                        "a resumed run keeps its architecture"
-                    )
-    cfg = TrainConfig.from_dict(file_data, cfg)
-    return TrainConfig.from_dict(cli_data, cfg)
 
 
 def _relaunch_with_torchrun(nproc: int, console: Console) -> None:
@@ -228,112 +189,58 @@ def train(
 
     [bold]genpo train --checkpoint latest --max-iterations 100[/]  (resume)
     """
+    from genpo.training import api
+
     console = Console()
     if nproc is not None:
         if nproc < 1:
-            raise fail(console, f"--nproc must be >= 1, got {nproc}")
+            raise ConfigError(f"--nproc must be >= 1, got {nproc}")
         if distributed:
-            raise fail(console, "--nproc starts torchrun itself; drop --distributed")
+            raise ConfigError("--nproc starts torchrun itself; drop --distributed")
         _relaunch_with_torchrun(nproc, console)
-    explicit = {
-        k: v
-        for k, v in dict(
-            env=env,
-            num_envs=num_envs,
-            model=model,
-            velocity=velocity,
-            integrator=integrator,
-            steps=steps,
-            likelihood=likelihood,
-            p=p,
-            compress_coef=compress_coef,
-            entropy_coef=entropy_coef,
-            learning_rate=learning_rate,
-            max_iterations=max_iterations,
-            total_steps=total_steps,
-            seed=seed,
-            device=device,
-            run_name=run_name,
-            logdir=logdir,
-        ).items()
-        if v is not None
-    }
-    run_training(explicit, config, preset, resume, checkpoint, distributed, console)
-
-
-def run_training(
-    explicit: dict[str, Any],
-    config_file: Path | None,
-    preset: str | None,
-    resume: bool,
-    checkpoint: str | None,
-    distributed: bool,
-    console: Console,
-) -> None:
-    """Validates everything, then trains; every user error exits with code 2 before work starts."""
-    from genpo.training.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
-    from genpo.training.distributed import DistInfo, init_distributed, shutdown
-    from genpo.training.ppo import NonFiniteError
-    from genpo.training.runner import Trainer, env_folder_name, make_run_dir
-
+    given = dict(
+        env=env,
+        num_envs=num_envs,
+        model=model,
+        velocity=velocity,
+        integrator=integrator,
+        steps=steps,
+        likelihood=likelihood,
+        p=p,
+        compress_coef=compress_coef,
+        entropy_coef=entropy_coef,
+        learning_rate=learning_rate,
+        max_iterations=max_iterations,
+        total_steps=total_steps,
+        seed=seed,
+        device=device,
+        run_name=run_name,
+        logdir=logdir,
+    )
     if resume and checkpoint is not None:
-        raise fail(console, "use either --resume or --checkpoint, not both")
-    ckpt = None
-    try:
-        if resume or checkpoint is not None:
-            logdir = explicit.get("logdir", "logs")
-            env_name = env_folder_name(explicit["env"]) if "env" in explicit else None
-            if resume and env_name is None:
-                from genpo.training.config import DEFAULT_ENV
+        raise ConfigError("use either --resume or --checkpoint, not both")
+    result = api.train(
+        config,
+        preset=preset,
+        resume=resume,
+        checkpoint=checkpoint,
+        distributed=distributed,
+        console=console,
+        **overrides_from_options(given),
+    )
+    if result.world_size > 1:
+        console.print(
+            f"rank {result.rank}/{result.world_size}: parameter checksum {result.parameter_checksum}", highlight=False
+        )
+    if result.rank == 0:
+        ret = "n/a" if result.mean_return is None else f"{result.mean_return:.2f}"
+        console.print(
+            f"done: {result.iterations} iterations, {result.env_steps} env steps in {result.wall_time:.0f}s, "
+            f"mean return (last 100 episodes) {ret}",
+            highlight=False,
+        )
 
-                env_name = env_folder_name(DEFAULT_ENV)
-            path = resolve_checkpoint(checkpoint or "latest", logdir, env_name)
-            ckpt = load_checkpoint(path)
-            console.print(f"resuming from {path} (iteration {ckpt['iteration']})", highlight=False)
-        cfg = resolve_config(explicit, config_file, preset, ckpt["config"] if ckpt else None)
-        cfg.validate()
-    except (ValueError, CheckpointError) as exc:
-        raise fail(console, str(exc)) from None
 
-    dist = DistInfo()
-    if distributed:
-        try:
-            dist, device = init_distributed(cfg.run.device)
-        except ValueError as exc:
-            raise fail(console, str(exc)) from None
-        cfg.run.device = device
-    try:
-        trainer = Trainer(cfg, checkpoint=ckpt, dist=dist, console=console)
-    except (ValueError, CheckpointError) as exc:
-        shutdown()
-        raise fail(console, str(exc)) from None
-    run_dir = make_run_dir(cfg) if dist.is_main else None
-    if run_dir is not None:
-        run_dir.mkdir(parents=True)
-        console.print(f"run folder: {run_dir}", highlight=False)
-    code = 0
-    try:
-        result = trainer.train(run_dir)
-        if dist.enabled:
-            console.print(
-                f"rank {dist.rank}/{dist.world_size}: parameter checksum {trainer.parameter_checksum()}",
-                highlight=False,
-            )
-        if dist.is_main:
-            ret = "n/a" if result.mean_return is None else f"{result.mean_return:.2f}"
-            console.print(
-                f"done: {result.iterations} iterations, {result.env_steps} env steps in {result.wall_time:.0f}s, "
-                f"mean return (last 100 episodes) {ret}",
-                highlight=False,
-            )
-    except NonFiniteError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        code = 1
-    except KeyboardInterrupt:
-        console.print("interrupted; checkpoints written so far are intact", highlight=False)
-        code = 130
-    finally:
-        trainer.env.close()
-        shutdown()
-    if code:
-        raise typer.Exit(code)
+def overrides_from_options(given: dict[str, Any]) -> dict[str, Any]:
+    """``{"section.field": value}`` for every option given on the command line (None: not given)."""
+    return {f"{OPTION_FIELDS[k][0]}.{OPTION_FIELDS[k][1]}": v for k, v in given.items() if v is not None}

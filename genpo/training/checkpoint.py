@@ -10,11 +10,13 @@ from typing import Any
 
 import torch
 
+from genpo.errors import ConfigError
+
 FORMAT_VERSION = 1
 CHECKPOINT_RE = re.compile(r"^model_(\d+)\.pt$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ConfigError):
     """A checkpoint is missing, unreadable, or does not fit the run."""
 
 
@@ -73,7 +75,7 @@ def find_latest(logdir: str | Path, env_name: str | None = None) -> Path:
     if env_name:
         root = root / env_name
     if not root.is_dir():
-        raise CheckpointError(f"no run folder at {str(root)!r}; train first or pass --checkpoint PATH")
+        raise CheckpointError(f"no run folder at {str(root)!r}; train first or name a checkpoint file")
     runs = sorted((d for d in root.rglob("*") if d.is_dir() and checkpoints_in(d)), key=lambda d: d.name)
     if not runs:
         raise CheckpointError(f"no checkpoint (model_<iteration>.pt) under {str(root)!r}")

@@ -1,7 +1,7 @@
 """Training configuration: one documented dataclass per component, loadable from YAML.
 
-Precedence when the CLI resolves a run: dataclass defaults < a preset < the resumed checkpoint's
-configuration < ``--config FILE.yaml`` < explicit command-line options.
+Precedence (:func:`genpo.training.api.resolve_config`, used by ``genpo train`` too): dataclass defaults
+< a preset < the resumed checkpoint's configuration < a YAML file or mapping < explicit overrides.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from genpo.errors import ConfigError
 
 DEFAULT_ENV = "gym:InvertedPendulum-v5"
 
@@ -134,13 +136,13 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
-        """Applies a nested dict onto ``base`` (defaults if None); unknown keys raise ``ValueError``."""
+        """Applies a nested dict onto ``base`` (defaults if None); unknown keys raise ``ConfigError``."""
         cfg = dataclasses.replace(base) if base is not None else cls()
         cfg = apply_overrides(cfg, data)
         return cfg
 
     def validate(self) -> None:
-        """Checks every value before any work starts; ``ValueError`` names the field and what is allowed."""
+        """Checks every value before any work starts; ``ConfigError`` names the field and what is allowed."""
         validate(self)
 
 
@@ -150,22 +152,24 @@ SECTIONS = {"env": EnvConfig, "policy": PolicyConfig, "algo": AlgoConfig, "run":
 def apply_overrides(cfg: TrainConfig, data: dict[str, Any]) -> TrainConfig:
     """Returns a copy of ``cfg`` with ``{section: {field: value}}`` applied (inputs are not mutated)."""
     if not isinstance(data, dict):
-        raise ValueError(f"a configuration must be a mapping of sections {sorted(SECTIONS)}, got {type(data).__name__}")
+        raise ConfigError(
+            f"a configuration must be a mapping of sections {sorted(SECTIONS)}, not {type(data).__name__}"
+        )
     out = {}
     for name, cls in SECTIONS.items():
         section = getattr(cfg, name)
         updates = data.get(name) or {}
         if not isinstance(updates, dict):
-            raise ValueError(f"config section {name!r} must be a mapping, got {type(updates).__name__}")
+            raise ConfigError(f"config section {name!r} must be a mapping, got {type(updates).__name__}")
         allowed = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(updates) - allowed)
         if unknown:
             names = ", ".join(sorted(allowed))
-            raise ValueError(f"unknown field(s) {', '.join(unknown)} in section {name!r}; allowed: {names}")
+            raise ConfigError(f"unknown field(s) {', '.join(unknown)} in section {name!r}; allowed: {names}")
         out[name] = dataclasses.replace(section, **updates)
     unknown_sections = sorted(set(data) - set(SECTIONS))
     if unknown_sections:
-        raise ValueError(f"unknown config section(s) {', '.join(unknown_sections)}; allowed: {', '.join(SECTIONS)}")
+        raise ConfigError(f"unknown config section(s) {', '.join(unknown_sections)}; allowed: {', '.join(SECTIONS)}")
     return TrainConfig(**out)
 
 
@@ -173,13 +177,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     """Reads a YAML config file into a nested dict; clear errors for missing or malformed files."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"config file {str(path)!r} does not exist")
+        raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"config file {str(path)!r} must hold a mapping of sections {sorted(SECTIONS)}")
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of sections {sorted(SECTIONS)}")
     return data
 
 
@@ -208,7 +212,7 @@ def build_actor(p: PolicyConfig, obs_dim: int, action_dim: int) -> Any:
 
 def _check(cond: bool, what: str, value: Any, allowed: str) -> None:
     if not cond:
-        raise ValueError(f"{what} must be {allowed}, got {value!r}")
+        raise ConfigError(f"{what} must be {allowed}, got {value!r}")
 
 
 def _is_int(x: Any) -> bool:
@@ -226,9 +230,9 @@ def validate(cfg: TrainConfig) -> None:
 
     e, p, a, r = cfg.env, cfg.policy, cfg.algo, cfg.run
     parse_env_id(e.id)
-    _check(_is_int(e.num_envs) and e.num_envs >= 1, "env.num_envs (--num-envs)", e.num_envs, "an integer >= 1")
-    _check(_is_int(p.steps) and p.steps >= 1, "policy.steps (--steps)", p.steps, "an integer >= 1")
-    _check(_is_num(p.p) and 0 < p.p < 1, "policy.p (--p)", p.p, "in the open interval (0, 1)")
+    _check(_is_int(e.num_envs) and e.num_envs >= 1, "env.num_envs", e.num_envs, "an integer >= 1")
+    _check(_is_int(p.steps) and p.steps >= 1, "policy.steps", p.steps, "an integer >= 1")
+    _check(_is_num(p.p) and 0 < p.p < 1, "policy.p", p.p, "in the open interval (0, 1)")
     _check(p.activation in ACTIVATIONS, "policy.activation", p.activation, f"one of {', '.join(ACTIVATIONS)}")
     for name in ("hidden", "critic_hidden"):
         val = getattr(p, name)
@@ -260,31 +264,31 @@ def validate(cfg: TrainConfig) -> None:
         _check(_is_num(val) and val > 0, f"algo.{name}", val, "> 0")
     for name, flag in (
         ("value_coef", ""),
-        ("entropy_coef", " (--entropy-coef)"),
-        ("compress_coef", " (--compress-coef)"),
+        ("entropy_coef", ""),
+        ("compress_coef", ""),
     ):
         val = getattr(a, name)
         _check(_is_num(val) and val >= 0 and val == val, f"algo.{name}{flag}", val, "a finite number >= 0")
     if r.max_iterations is None and r.total_steps is None:
-        raise ValueError("set a budget: run.max_iterations (--max-iterations) or run.total_steps (--total-steps)")
+        raise ConfigError("set a budget: run.max_iterations or run.total_steps")
     if r.max_iterations is not None:
         _check(
             _is_int(r.max_iterations) and r.max_iterations >= 1,
-            "run.max_iterations (--max-iterations)",
+            "run.max_iterations",
             r.max_iterations,
             "an integer >= 1",
         )
     if r.total_steps is not None:
         _check(
             _is_int(r.total_steps) and r.total_steps >= 1,
-            "run.total_steps (--total-steps)",
+            "run.total_steps",
             r.total_steps,
             "an integer >= 1",
         )
-    _check(_is_int(r.seed) and r.seed >= 0, "run.seed (--seed)", r.seed, "an integer >= 0")
+    _check(_is_int(r.seed) and r.seed >= 0, "run.seed", r.seed, "an integer >= 0")
     _check(
         isinstance(r.device, str) and (r.device == "cpu" or r.device == "cuda" or r.device.startswith("cuda:")),
-        "run.device (--device)",
+        "run.device",
         r.device,
         "cpu, cuda or cuda:N",
     )

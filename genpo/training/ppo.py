@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genpo.errors import RunFailed
 from genpo.objectives import (
     AdaptiveLR,
     clipped_surrogate,
@@ -23,7 +24,7 @@ from genpo.training.distributed import all_reduce_mean, average_gradients
 from genpo.training.storage import RolloutStorage
 
 
-class NonFiniteError(RuntimeError):
+class NonFiniteError(RunFailed):
     """Training produced NaN or inf; the message names the quantity and the iteration."""
 
 

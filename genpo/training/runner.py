@@ -85,6 +85,10 @@ class TrainResult:
         mean_return: Mean return of the last 100 finished episodes (this rank), if any.
         wall_time: Seconds spent in this invocation.
         history: Per-iteration ``(global_step, wall_time, mean_return)`` rows.
+        config: The configuration the run used.
+        rank: This process's rank (0 outside a distributed job).
+        world_size: Processes in the job.
+        parameter_checksum: A hash of the final parameters (distributed jobs, so ranks can be compared).
     """
 
     run_dir: Path | None
@@ -93,6 +97,10 @@ class TrainResult:
     mean_return: float | None
     wall_time: float
     history: list[tuple[int, float, float | None]] = field(default_factory=list)
+    config: TrainConfig | None = None
+    rank: int = 0
+    world_size: int = 1
+    parameter_checksum: str | None = None
 
 
 class Trainer:

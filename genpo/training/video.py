@@ -8,10 +8,11 @@ from pathlib import Path
 import torch
 
 from genpo.envs import parse_env_id
+from genpo.errors import RunFailed
 from genpo.training.actor_critic import ActorCritic
 
 
-class VideoError(RuntimeError):
+class VideoError(RunFailed):
     """Recording is not possible here; the message says what is missing."""
 
 

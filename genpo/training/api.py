@@ -1,0 +1,395 @@
+"""The rules of a run and genpo's Python API: :func:`train`, :func:`load`, :func:`evaluate`.
+
+The ``genpo`` CLI wraps these functions and only parses options and prints, so a script gets the
+same configuration precedence, resume rules, checkpoint lookup and run folders as the command line:
+
+    >>> import genpo
+    >>> result = genpo.train("tiny.yaml", env="builtin:PointMass", max_iterations=3)  # doctest: +SKIP
+    >>> ac, cfg = genpo.load(result.run_dir)  # doctest: +SKIP
+
+Precedence: dataclass defaults < preset < the resumed checkpoint's configuration < ``config``
+(a YAML path, a nested dict or a :class:`TrainConfig`) < keyword overrides. Every fault a user can
+cause raises a :class:`~genpo.errors.GenpoError` naming configuration fields, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from torch import Tensor
+
+from genpo.errors import ConfigError, GenpoError, RunFolderError
+from genpo.training.actor_critic import ActorCritic
+from genpo.training.checkpoint import load_checkpoint, resolve_checkpoint
+from genpo.training.config import DEFAULT_ENV, SECTIONS, TrainConfig, load_yaml
+from genpo.training.runner import Trainer, TrainResult, env_folder_name, make_run_dir
+
+ConfigSource = TrainConfig | dict[str, Any] | str | Path | None
+
+# Fields that define the network: a resumed run must keep them.
+ARCH_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    ("policy", f) for f in ("model", "velocity", "integrator", "steps", "p", "hidden", "critic_hidden")
+)
+
+
+def _field_sections() -> dict[str, list[str]]:
+    """Field name -> the sections that have a field of that name."""
+    out: dict[str, list[str]] = {}
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            out.setdefault(f.name, []).append(section)
+    return out
+
+
+def nest_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Turns keyword overrides into ``{section: {field: value}}``.
+
+    A key is a section holding a mapping (``policy={"hidden": [64]}``), a dotted ``"section.field"``, a
+    field name found in one section only (``max_iterations=3``), or ``env`` holding an id string
+    (``env="gym:Hopper-v5"``, the ``env.id`` field, like ``--env``).
+
+    Raises:
+        ConfigError: An unknown or ambiguous key.
+    """
+    fields = _field_sections()
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        if key in SECTIONS and isinstance(value, dict):
+            nested.setdefault(key, {}).update(value)
+            continue
+        if key == "env":
+            section, name = "env", "id"
+        elif "." in key:
+            section, _, name = key.partition(".")
+        elif len(fields.get(key, [])) == 1:
+            section, name = fields[key][0], key
+        elif key in fields:
+            where = ", ".join(f"{s}.{key}" for s in fields[key])
+            raise ConfigError(f"override {key!r} is ambiguous; name the section: {where}")
+        else:
+            raise ConfigError(f"unknown override {key!r}; use a field name, 'section.field' or a section mapping")
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def config_layer(config: ConfigSource) -> dict[str, Any]:
+    """The nested dict a config source sets (a path is read as YAML; a ``TrainConfig`` sets every field)."""
+    if config is None:
+        return {}
+    if isinstance(config, TrainConfig):
+        return config.to_dict()
+    if isinstance(config, (str, Path)):
+        return load_yaml(config)
+    if isinstance(config, dict):
+        return config
+    raise ConfigError(f"config must be a TrainConfig, a mapping or a YAML path, got {type(config).__name__}")
+
+
+def _budget_rule(layer: dict[str, Any]) -> dict[str, Any]:
+    """A layer that sets ``run.total_steps`` but not ``run.max_iterations`` makes the step count the budget."""
+    run = layer.get("run")
+    if isinstance(run, dict) and run.get("total_steps") is not None and "max_iterations" not in run:
+        layer = {**layer, "run": {**run, "max_iterations": None}}
+    return layer
+
+
+def _same(new: Any, old: Any) -> bool:
+    return new == old or (isinstance(new, (list, tuple)) and isinstance(old, (list, tuple)) and list(new) == list(old))
+
+
+def check_architecture_kept(layers: dict[str, dict[str, Any]], checkpoint_config: dict[str, Any]) -> None:
+    """A resumed run keeps its architecture: no layer may change an :data:`ARCH_FIELDS` field.
+
+    Args:
+        layers: What each layer (named in the message) sets, as nested dicts.
+        checkpoint_config: The resumed checkpoint's configuration.
+
+    Raises:
+        ConfigError: Naming the layer, the field, the new and the trained value.
+    """
+    for where, data in layers.items():
+        for section, name in ARCH_FIELDS:
+            sec = data.get(section) or {}
+            if name not in sec or sec[name] is None:
+                continue
+            old = checkpoint_config.get(section, {}).get(name)
+            if not _same(sec[name], old):
+                raise ConfigError(
+                    f"{where} sets {section}.{name}={sec[name]!r} but the checkpoint was trained with {old!r}; "
+                    "a resumed run keeps its architecture"
+                )
+
+
+def resolve_config(
+    config: ConfigSource = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    preset: str | None = None,
+    checkpoint_config: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Defaults < preset < checkpoint configuration < ``config`` < ``overrides`` (not validated here).
+
+    Args:
+        config: A YAML path, a nested dict or a :class:`TrainConfig`.
+        overrides: Keyword overrides (see :func:`nest_overrides`).
+        preset: A task preset name (e.g. ``paper`` for the GenPO paper's IsaacLab tasks).
+        checkpoint_config: The configuration of a checkpoint being resumed.
+
+    Raises:
+        ConfigError: Unknown fields, a preset without a task, an architecture change on resume.
+    """
+    file_data = _budget_rule(config_layer(config))
+    over = _budget_rule(nest_overrides(overrides or {}))
+    try:
+        cfg = TrainConfig()
+        if preset is not None:
+            from genpo.envs.isaaclab_presets import preset_overrides
+
+            task = (
+                over.get("env", {}).get("id")
+                or (file_data.get("env") or {}).get("id")
+                or (checkpoint_config or {}).get("env", {}).get("id")
+            )
+            if not task:
+                raise ConfigError(f"preset {preset!r} needs env.id (e.g. isaaclab:Isaac-Ant)")
+            cfg = TrainConfig.from_dict(preset_overrides(task, preset), cfg)
+        if checkpoint_config is not None:
+            cfg = TrainConfig.from_dict(checkpoint_config, cfg)
+            check_architecture_kept({"the configuration": file_data, "the overrides": over}, checkpoint_config)
+        cfg = TrainConfig.from_dict(file_data, cfg)
+        return TrainConfig.from_dict(over, cfg)
+    except GenpoError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@dataclass
+class PreparedRun:
+    """A resolved, validated run that has not started.
+
+    Attributes:
+        config: The configuration the run will use.
+        checkpoint: The loaded checkpoint to resume from, or None.
+        checkpoint_path: Where that checkpoint was found.
+    """
+
+    config: TrainConfig
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_path: Path | None = None
+
+
+def locate_checkpoint(spec: str | Path, logdir: str | Path, env_id: str | None = None) -> Path:
+    """A checkpoint file from a file, a run folder or ``latest`` (the newest run of ``env_id``, if given)."""
+    return resolve_checkpoint(str(spec), logdir, env_folder_name(env_id) if env_id else None)
+
+
+def find_resume_checkpoint(spec: str | Path, config: ConfigSource, overrides: dict[str, Any], resume: bool) -> Path:
+    """The checkpoint a resumed run starts from.
+
+    ``latest`` looks under ``run.logdir`` (as ``config`` and ``overrides`` set it) for the newest run of
+    the ``env.id`` they set; ``resume=True`` without an ``env.id`` means the default environment.
+    """
+    file_data, over = config_layer(config), nest_overrides(overrides)
+    pre = TrainConfig.from_dict(over, TrainConfig.from_dict(file_data))
+    env_id = (over.get("env") or {}).get("id") or (file_data.get("env") or {}).get("id")
+    return locate_checkpoint(spec, pre.run.logdir, env_id or (DEFAULT_ENV if resume else None))
+
+
+def prepare(
+    config: ConfigSource = None,
+    *,
+    preset: str | None = None,
+    resume: bool = False,
+    checkpoint: str | Path | None = None,
+    **overrides: Any,
+) -> PreparedRun:
+    """Resolves and validates a run (and loads the checkpoint it resumes from); starts nothing.
+
+    Args:
+        config: A YAML path, a nested dict or a :class:`TrainConfig`.
+        preset: A task preset name.
+        resume: Resume from the newest checkpoint of ``env.id`` under ``run.logdir``.
+        checkpoint: Resume from this checkpoint file, run folder or ``latest``.
+        **overrides: Configuration overrides (see :func:`nest_overrides`).
+
+    Raises:
+        ConfigError: Anything invalid, including a missing or mismatched checkpoint.
+    """
+    if resume and checkpoint is not None:
+        raise ConfigError("resume=True and a checkpoint were both given; use one")
+    try:
+        ckpt, path = None, None
+        if resume or checkpoint is not None:
+            path = find_resume_checkpoint(checkpoint or "latest", config, overrides, resume)
+            ckpt = load_checkpoint(path)
+        cfg = resolve_config(config, overrides, preset=preset, checkpoint_config=ckpt["config"] if ckpt else None)
+        cfg.validate()
+    except GenpoError:
+        raise
+    except ValueError as exc:  # validators below the API raise plain ValueError
+        raise ConfigError(str(exc)) from None
+    return PreparedRun(cfg, ckpt, path)
+
+
+def create_run_dir(cfg: TrainConfig) -> Path:
+    """Creates ``<logdir>/genpo/<env>/<timestamp>[_<run_name>]`` and returns it.
+
+    Raises:
+        RunFolderError: The folder cannot be created.
+    """
+    path = make_run_dir(cfg)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise RunFolderError(f"cannot create the run folder {str(path)!r} (run.logdir): {exc.strerror}") from None
+    return path
+
+
+def train(
+    config: ConfigSource = None,
+    /,
+    *,
+    preset: str | None = None,
+    resume: bool = False,
+    checkpoint: str | Path | None = None,
+    distributed: bool = False,
+    console: Console | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Trains a policy exactly as ``genpo train`` does.
+
+    Args:
+        config: A YAML path, a nested dict or a :class:`TrainConfig` (None: defaults).
+        preset: A task preset name (e.g. ``paper``).
+        resume: Resume from the newest checkpoint of ``env.id`` under ``run.logdir``.
+        checkpoint: Resume from this checkpoint file, run folder or ``latest``.
+        distributed: Join a torchrun job (one call per rank).
+        console: Where progress goes (default: stdout).
+        **overrides: Configuration overrides: ``max_iterations=3``, ``env="gym:Hopper-v5"``,
+            ``policy={"hidden": [64, 64]}``, ``**{"algo.gamma": 0.98}``.
+
+    Returns:
+        The :class:`TrainResult` (``run_dir`` is where ``params/config.yaml`` and checkpoints are).
+
+    Raises:
+        ConfigError: Invalid input, before any work or folder.
+        RunFolderError: The run folder cannot be created.
+        RunFailed: The run started and failed (e.g. a non-finite loss).
+    """
+    from genpo.training.distributed import DistInfo, init_distributed, shutdown
+
+    console = console or Console()
+    run = prepare(config, preset=preset, resume=resume, checkpoint=checkpoint, **overrides)
+    cfg = run.config
+    if run.checkpoint is not None:
+        console.print(f"resuming from {run.checkpoint_path} (iteration {run.checkpoint['iteration']})", highlight=False)
+    dist = DistInfo()
+    if distributed:
+        try:
+            dist, device = init_distributed(cfg.run.device)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        cfg.run.device = device
+    try:
+        try:
+            trainer = Trainer(cfg, checkpoint=run.checkpoint, dist=dist, console=console)
+        except GenpoError:
+            raise
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        try:
+            run_dir = create_run_dir(cfg) if dist.is_main else None
+            if run_dir is not None:
+                console.print(f"run folder: {run_dir}", highlight=False)
+            result = trainer.train(run_dir)
+            if dist.enabled:
+                result.parameter_checksum = trainer.parameter_checksum()
+            result.config = cfg
+            result.rank, result.world_size = dist.rank, dist.world_size
+            return result
+        finally:
+            trainer.env.close()
+    finally:
+        shutdown()
+
+
+def load(
+    checkpoint: str | Path = "latest", *, device: str = "cpu", logdir: str | Path = "logs", env: str | None = None
+) -> tuple[ActorCritic, TrainConfig]:
+    """Loads a trained actor-critic (eval mode) and its configuration.
+
+    Args:
+        checkpoint: A checkpoint file, a run folder (its newest checkpoint) or ``latest`` (under ``logdir``).
+        device: Where the module goes.
+        logdir: Where ``latest`` looks.
+        env: With ``latest``, the newest run of this environment id (default: of any).
+
+    Returns:
+        ``(actor_critic, config)``; ``actor_critic.act_deterministic(raw_obs)`` acts on raw observations.
+
+    Raises:
+        ConfigError: A missing, unreadable or mismatched checkpoint.
+    """
+    from genpo.training.loading import actor_critic_from_checkpoint
+
+    path = locate_checkpoint(checkpoint, logdir, env)
+    cfg, ac, _ = actor_critic_from_checkpoint(path, device)
+    return ac, cfg
+
+
+def evaluate(
+    policy: ActorCritic | str | Path = "latest",
+    env: str | None = None,
+    *,
+    episodes: int = 10,
+    deterministic: bool = True,
+    seed: int = 10_000,
+    device: str = "cpu",
+    logdir: str | Path = "logs",
+    config: TrainConfig | None = None,
+) -> Tensor:
+    """Returns of ``episodes`` whole episodes (one per parallel environment), as ``genpo play`` reports them.
+
+    Args:
+        policy: A loaded actor-critic, or a checkpoint file, run folder or ``latest``.
+        env: Environment id (default: the one the checkpoint was trained on).
+        episodes: Episodes to run (>= 1).
+        deterministic: Zero-noise actions, or sampled ones.
+        seed: Seed of the evaluation environments.
+        device: Device of the policy and environments.
+        logdir: Where ``latest`` looks.
+        config: The training configuration when ``policy`` is a module (for the env id and options).
+
+    Raises:
+        ConfigError: Bad episode count, unknown environment, or dimensions that do not fit.
+    """
+    from genpo.envs import make_env
+    from genpo.training.evaluate import evaluate as run_episodes
+
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ConfigError(f"episodes must be an integer >= 1, got {episodes!r}")
+    if isinstance(policy, ActorCritic):
+        ac, cfg = policy, config or TrainConfig()
+    else:
+        ac, cfg = load(policy, device=device, logdir=logdir, env=env)
+    env_id = env or cfg.env.id
+    try:
+        venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)
+    except GenpoError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        if venv.observation_dim != ac.policy.obs_dim or venv.action_dim != ac.policy.action_dim:
+            raise ConfigError(
+                f"{env_id} has obs/action dims {venv.observation_dim}/{venv.action_dim}, the policy "
+                f"{ac.policy.obs_dim}/{ac.policy.action_dim}"
+            )
+        return run_episodes(ac, venv, deterministic=deterministic, seed=seed)
+    finally:
+        venv.close()
