@@ -97,7 +97,9 @@ def train(
         None, help="Velocity network of a flow policy: mlp, resmlp (default: mlp).", rich_help_panel=POLICY_PANEL
     ),
     integrator: str | None = typer.Option(
-        None, help="Integrator: edict, euler, pf-ode (default: edict).", rich_help_panel=POLICY_PANEL
+        None,
+        help="Integrator: edict, euler, pf-ode, reversible-heun, reversible-rk (default: edict).",
+        rich_help_panel=POLICY_PANEL,
     ),
     steps: int | None = typer.Option(None, help="Integration steps K (default: 5).", rich_help_panel=POLICY_PANEL),
     likelihood: str | None = typer.Option(

@@ -1,6 +1,6 @@
 """Integrators (noise <-> latent maps) and likelihood estimators (their log-dets)."""
 
-from genpo.inversion import edict, euler, pf_ode  # noqa: F401  (registers the integrators)
+from genpo.inversion import edict, euler, pf_ode, reversible  # noqa: F401  (registers the integrators)
 from genpo.inversion.base import INTEGRATORS, Integrator, InversionError, batch_jacobian, std_normal_log_prob
 from genpo.inversion.edict import EdictIntegrator
 from genpo.inversion.euler import EulerIntegrator
@@ -13,10 +13,13 @@ from genpo.inversion.likelihood import (
     TraceEstimator,
 )
 from genpo.inversion.pf_ode import PFODEIntegrator
+from genpo.inversion.reversible import ReversibleHeunIntegrator, ReversibleRKIntegrator
+from genpo.inversion.tableau import TABLEAUS, Tableau
 
 __all__ = [
     "INTEGRATORS",
     "LIKELIHOODS",
+    "TABLEAUS",
     "EdictIntegrator",
     "EulerIntegrator",
     "ExactEstimator",
@@ -26,6 +29,9 @@ __all__ = [
     "JacobianEstimator",
     "LikelihoodEstimator",
     "PFODEIntegrator",
+    "ReversibleHeunIntegrator",
+    "ReversibleRKIntegrator",
+    "Tableau",
     "TraceEstimator",
     "batch_jacobian",
     "std_normal_log_prob",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genpo.registry import Registry
 
@@ -34,7 +34,9 @@ class Integrator(ABC):
 
     Attributes:
         name: The registry name.
-        latent_factor: Latent width / action width (2 for the doubled EDICT latent).
+        latent_factor: Latent width / action width (2 for the doubled EDICT latent); see :meth:`latent_width`.
+        doubled: Whether the latent is two copies of the action (EDICT, reversible solvers): the
+            compression loss applies to it.
         exact_log_det: Whether the integrator computes its log-det itself, exactly, without a
             divergence estimator.
         functorch_compatible: Whether its passes run under ``torch.func`` transforms (``jacrev``);
@@ -44,6 +46,7 @@ class Integrator(ABC):
 
     name: ClassVar[str]
     latent_factor: ClassVar[int] = 1
+    doubled: ClassVar[bool] = False
     exact_log_det: ClassVar[bool] = True
     functorch_compatible: ClassVar[bool] = True
 
@@ -71,6 +74,26 @@ class Integrator(ABC):
         self, field: VelocityField, latent: Tensor, *, log_det: bool = True, divergence: Divergence | None = None
     ) -> tuple[Tensor, Tensor | None]:
         """Latent ``[B, D]`` -> noise ``[B, D]`` and log|det d noise / d latent| ``[B]`` (None if not asked)."""
+
+    def latent_width(self, action_dim: int) -> int:
+        """Width of the latent for actions of width ``action_dim``."""
+        return self.latent_factor * action_dim
+
+    def make_parts(self, obs_dim: int, action_dim: int) -> nn.Module | None:
+        """Builds the integrator's learnable parts for one policy (a learned noise head), or ``None``.
+
+        The policy registers the returned module, so its parameters are trained, saved and moved with
+        the policy's; the integrator keeps a reference and reads it through :meth:`condition`.
+        """
+        return None
+
+    def condition(self, field: VelocityField, obs: Tensor) -> VelocityField:
+        """The field the passes of one observation batch use (default: the bound velocity itself).
+
+        Integrators whose map depends on the observation through more than the velocity (a learned
+        noise scale) return a field carrying that too.
+        """
+        return field
 
     def to_action(self, latent: Tensor) -> Tensor:
         """The environment action carried by a latent (identity unless the latent is doubled)."""

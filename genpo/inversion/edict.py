@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import math
 
-import torch
-from einops import rearrange
 from torch import Tensor
 
-from genpo.inversion.base import INTEGRATORS, Divergence, Integrator, VelocityField
+from genpo.inversion.base import INTEGRATORS, Divergence, VelocityField
+from genpo.inversion.doubled import DoubledIntegrator, join_halves, split_halves
+
+__all__ = ["EdictIntegrator", "join_halves", "split_halves"]
 
 
-def split_halves(z: Tensor) -> tuple[Tensor, Tensor]:
-    """``[B, 2d] -> ([B, d], [B, d])``: the x and y halves of a doubled latent."""
-    x, y = rearrange(z, "b (two d) -> two b d", two=2)
-    return x, y
-
-
-def join_halves(x: Tensor, y: Tensor) -> Tensor:
-    """Inverse of :func:`split_halves`."""
-    return rearrange([x, y], "two b d -> b (two d)")
-
-
-class EdictIntegrator(Integrator):
+class EdictIntegrator(DoubledIntegrator):
     """K coupled steps on ``z = (x, y)``; one step, with ``dt = 1/K`` and ``t = k/K``::
 
         x' = x + dt v(y, t);  y' = y + dt v(x', t)
@@ -37,7 +27,6 @@ class EdictIntegrator(Integrator):
     """
 
     name = "edict"
-    latent_factor = 2
     exact_log_det = True
 
     def __init__(self, steps: int = 5, p: float = 0.95) -> None:
@@ -73,15 +62,6 @@ class EdictIntegrator(Integrator):
             y = ys - dt * field(xs, t)
             x = xs - dt * field(y, t)
         return join_halves(x, y), -self._log_det(latent) if log_det else None
-
-    def to_action(self, latent: Tensor) -> Tensor:
-        x, y = split_halves(latent)
-        return 0.5 * (x + y)
-
-    def gap(self, latent: Tensor) -> Tensor:
-        """``||x - y||`` per sample: what the compression loss pulls to zero."""
-        x, y = split_halves(latent)
-        return torch.linalg.vector_norm(x - y, dim=-1)
 
     def describe(self) -> str:
         return f"edict(steps={self.steps}, p={self.p})"

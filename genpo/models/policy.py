@@ -23,6 +23,7 @@ class Policy(nn.Module, ABC):
         obs_dim: Observation width.
         action_dim: Action width the environment receives.
         latent_dim: Width of the latent stored in rollouts (``2 * action_dim`` for EDICT).
+        doubled_latent: Whether the latent is two copies of the action (the compression loss applies).
     """
 
     obs_dim: int
@@ -36,6 +37,7 @@ class Policy(nn.Module, ABC):
                 raise ValueError(f"{name} must be an integer >= 1, got {val!r}")
         self.obs_dim, self.action_dim, self.latent_dim = obs_dim, action_dim, latent_dim
         self.validate_inputs = True
+        self.doubled_latent = False
 
     # -- implemented by each family -------------------------------------------------------------
     @abstractmethod

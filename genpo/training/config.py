@@ -39,7 +39,7 @@ class PolicyConfig:
     velocity: str = "mlp"
     """Velocity network of a flow policy."""
     integrator: str = "edict"
-    """Integrator of a flow policy: ``edict``, ``euler``, ``pf-ode``."""
+    """Integrator of a flow policy: ``edict``, ``euler``, ``pf-ode``, ``reversible-heun``, ``reversible-rk``."""
     steps: int = 5
     """Integration steps K (>= 1)."""
     likelihood: str = "exact"

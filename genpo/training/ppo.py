@@ -49,7 +49,7 @@ class PPO:
         self.optimizer = torch.optim.Adam(ac.parameters(), lr=cfg.learning_rate, fused=True)
         self.lr_rule = AdaptiveLR(desired_kl=cfg.desired_kl) if cfg.schedule == "adaptive" else None
         policy = ac.policy
-        self.compress = cfg.compress_coef > 0 and policy.latent_dim == 2 * policy.action_dim
+        self.compress = cfg.compress_coef > 0 and policy.doubled_latent
 
     def set_learning_rate(self, lr: float) -> None:
         self.learning_rate = lr
