@@ -22,7 +22,7 @@ from genpo.training.checkpoint import CheckpointError, save_checkpoint
 from genpo.training.config import TrainConfig, build_actor, save_yaml
 from genpo.training.distributed import DistInfo, all_reduce_sum, broadcast_module
 from genpo.training.logger import RunLogger
-from genpo.training.ppo import PPO, check_finite
+from genpo.training.ppo import PPO, NonFiniteError, check_finite
 from genpo.training.storage import RolloutStorage
 
 
@@ -101,6 +101,88 @@ class TrainResult:
     rank: int = 0
     world_size: int = 1
     parameter_checksum: str | None = None
+
+
+class RolloutInfo:
+    """What one rollout saw, kept as tensors on the device and read on the host once per iteration.
+
+    Args:
+        device: Device of the rollout.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.finite = {
+            name: torch.ones((), dtype=torch.bool, device=device)
+            for name in ("observation", "reward", "log-probability")
+        }
+        self._returns: list[Tensor] = []
+        self._lengths: list[Tensor] = []
+        self._logs: dict[str, Tensor | float] = {}
+        self.returns: list[float] = []
+        self.lengths: list[float] = []
+        self.last_obs_n: Tensor | None = None
+
+    def watch(self, obs: Tensor, reward: Tensor, log_prob: Tensor) -> None:
+        """Folds one step's values into the finiteness flags (no host sync)."""
+        for name, x in (("observation", obs), ("reward", reward), ("log-probability", log_prob)):
+            self.finite[name] &= torch.isfinite(x).all().to(self.finite[name].device)
+
+    def collect(self, extras: dict[str, Any]) -> None:
+        """Keeps finished episodes' statistics and the backend's logged values (last value wins)."""
+        if "episode" in extras:
+            self._returns.append(extras["episode"]["return"])
+            self._lengths.append(extras["episode"]["length"])
+        self._logs.update(extras.get("log", {}))
+
+    def check_finite(self, it: int) -> None:
+        """One host sync for every step's checks, and the episode statistics read in the same pass.
+
+        Raises:
+            NonFiniteError: Naming the first non-finite quantity and the iteration.
+        """
+        flags = torch.stack(list(self.finite.values())).cpu().tolist()
+        for name, ok in zip(self.finite, flags, strict=True):
+            if not ok:
+                raise NonFiniteError(f"non-finite {name} at iteration {it}; stopping (the last checkpoint is intact)")
+        if self._returns:
+            self.returns = torch.cat([r.float().flatten() for r in self._returns]).cpu().tolist()
+            self.lengths = torch.cat([n.float().flatten() for n in self._lengths]).cpu().tolist()
+
+    def env_logs(self) -> dict[str, float]:
+        """The backend's ``extras["log"]`` values as floats."""
+        return {k: float(v.float().mean()) if isinstance(v, Tensor) else float(v) for k, v in self._logs.items()}
+
+
+@dataclass
+class Progress:
+    """Counters of this invocation: env steps, timings, recent returns, the history rows."""
+
+    env_steps: int = 0
+    t_start: float = field(default_factory=time.perf_counter)
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    history: list[tuple[int, float, float | None]] = field(default_factory=list)
+    rollout_times: list[float] = field(default_factory=list)
+    update_times: list[float] = field(default_factory=list)
+    last_sps: float = 0.0
+
+    def record(self, rollout: RolloutInfo, steps: int, global_step: int, t_rollout: float, t_iter: float) -> None:
+        """Adds one finished iteration of ``steps`` env steps."""
+        self.env_steps += steps
+        self.rollout_times.append(t_rollout)
+        self.update_times.append(t_iter - t_rollout)
+        self.last_sps = steps / t_iter
+        self.recent.extend(rollout.returns)
+        self.history.append((global_step, time.perf_counter() - self.t_start, self.mean_return()))
+
+    def mean_return(self) -> float | None:
+        """Mean of the last 100 finished episodes' returns, if any."""
+        return float(np.mean(self.recent)) if self.recent else None
+
+    def result(self, run_dir: Path | None, iterations: int) -> TrainResult:
+        """The :class:`TrainResult` of this invocation."""
+        return TrainResult(
+            run_dir, iterations, self.env_steps, self.mean_return(), time.perf_counter() - self.t_start, self.history
+        )
 
 
 class Trainer:
@@ -232,116 +314,131 @@ class Trainer:
 
     def train(self, run_dir: Path | None = None) -> TrainResult:
         """Runs the planned iterations; writes logs and checkpoints to ``run_dir`` on rank 0."""
-        cfg, ac, env, dev = self.cfg, self.ac, self.env, self.device
-        a = cfg.algo
-        is_main = self.dist.is_main
-        if run_dir is not None and is_main:
-            save_yaml(cfg, run_dir / "params" / "config.yaml")
         n_iter = self.planned_iterations()
-        logger = RunLogger(run_dir if is_main else None, n_iter, self.iteration, self.console, enabled=is_main)
-        storage = RolloutStorage(
-            a.steps_per_env, env.num_envs, env.observation_dim, ac.critic[0].in_features, ac.policy.latent_dim, dev
+        if run_dir is not None and self.dist.is_main:
+            save_yaml(self.cfg, run_dir / "params" / "config.yaml")
+        logger = RunLogger(
+            run_dir if self.dist.is_main else None, n_iter, self.iteration, self.console, enabled=self.dist.is_main
         )
-        recent: deque[float] = deque(maxlen=100)
-        history: list[tuple[int, float, float | None]] = []
-        t_start = time.perf_counter()
-        steps_this_run = 0
-        self.last_timings = {"rollout": [], "update": []}
-        obs, critic_obs = self._reset()
-        check_finite(obs, "observation", self.iteration)
-        if self._resumed_env_state is None or "backend" not in self._resumed_env_state:
-            self._update_normalizers(obs, critic_obs)
-        self._resumed_env_state = None  # used once: a later train() call starts from a reset
-        last_obs_n = obs
+        storage = self._make_storage()
+        progress = Progress()
+        self.last_timings = {"rollout": progress.rollout_times, "update": progress.update_times}
+        obs, critic_obs = self._start_episodes()
         try:
             for done_iters in range(1, n_iter + 1):
                 it = self.iteration + 1
                 t0 = time.perf_counter()
-                ep_returns: list[float] = []
-                ep_lengths: list[float] = []
-                env_logs: dict[str, float] = {}
-                torch.set_num_threads(1)
-                with torch.no_grad(), ac.policy.static_parameters():
-                    for _ in range(a.steps_per_env):
-                        obs_n, critic_n = ac.obs_norm(obs), ac.critic_obs_norm(critic_obs)
-                        action, latent, log_prob = ac.policy.sample(obs_n)
-                        check_finite(log_prob, "log-probability", it)
-                        value = ac.value(critic_n)
-                        next_obs, reward, terminated, truncated, extras = env.step(action)
-                        check_finite(next_obs, "observation", it)
-                        check_finite(reward, "reward", it)
-                        next_critic = self._observe(next_obs, extras)
-                        reward = reward.to(dev, torch.float32)
-                        time_out = truncated & ~terminated
-                        if time_out.any():
-                            # Bootstrap truncated episodes from the state they were cut at (rsl_rl falls
-                            # back to V(s_t) when the backend has no final observation).
-                            final = extras.get("final_critic_observation" if self.asymmetric else "final_observation")
-                            boot = (
-                                ac.value(ac.critic_obs_norm(final[time_out])) if final is not None else value[time_out]
-                            )
-                            reward = reward.clone()
-                            reward[time_out] += a.gamma * boot
-                        storage.add(obs_n, critic_n, latent, log_prob, value, reward, (terminated | truncated).float())
-                        self._update_normalizers(next_obs, next_critic)
-                        obs, critic_obs = next_obs, next_critic
-                        if "episode" in extras:
-                            ep_returns += extras["episode"]["return"].tolist()
-                            ep_lengths += extras["episode"]["length"].float().tolist()
-                        for k, v in extras.get("log", {}).items():
-                            env_logs[k] = float(v.float().mean()) if isinstance(v, Tensor) else float(v)
-                    last_value = ac.value(ac.critic_obs_norm(critic_obs))
-                    storage.compute_returns(last_value, a.gamma, a.lam)
-                    last_obs_n = ac.obs_norm(obs)
+                obs, critic_obs, rollout = self._rollout(storage, obs, critic_obs, it)
                 t_rollout = time.perf_counter() - t0
-                torch.set_num_threads(self.update_threads)
-                stats = self.ppo.update(storage, it)
-                storage.clear()
-                self.iteration = it
-                step_count = a.steps_per_env * env.num_envs * self.dist.world_size
-                self.global_step += step_count
-                steps_this_run += step_count
-                dt = time.perf_counter() - t0
-                sps = step_count / dt
-                self.last_timings["rollout"].append(t_rollout)
-                self.last_timings["update"].append(dt - t_rollout)
-                recent.extend(ep_returns)
-                mean_ret = float(np.mean(recent)) if recent else None
-                history.append((self.global_step, time.perf_counter() - t_start, mean_ret))
-                if is_main and done_iters % cfg.run.log_interval == 0:
-                    scalars = dict(stats)
-                    scalars.update(
-                        {"perf/sps": sps, "perf/rollout_time": t_rollout, "perf/update_time": dt - t_rollout}
-                    )
-                    if ep_returns:
-                        scalars["charts/episodic_return"] = float(np.mean(ep_returns))
-                        scalars["charts/episodic_length"] = float(np.mean(ep_lengths))
-                    scalars["inversion/roundtrip_error"] = self.roundtrip_error(last_obs_n)
-                    scalars.update({f"env/{k}": v for k, v in env_logs.items()})
-                    logger.scalars(scalars, self.global_step)
-                logger.iteration(
-                    it,
-                    done_iters,
-                    sps,
-                    mean_ret,
-                    {"kl": stats["losses/sample_kl"], "lr": stats["charts/learning_rate"]},
-                )
-                if (
-                    run_dir is not None
-                    and is_main
-                    and (done_iters % cfg.run.save_interval == 0 or done_iters == n_iter)
-                ):
-                    save_checkpoint(self.checkpoint_payload(obs, critic_obs), run_dir / f"model_{it}.pt")
+                stats = self._update(storage, it)
+                steps = self._advance(it)
+                progress.record(rollout, steps, self.global_step, t_rollout, time.perf_counter() - t0)
+                self._log(logger, progress, stats, rollout, done_iters)
+                if done_iters % self.cfg.run.save_interval == 0 or done_iters == n_iter:
+                    self._save(run_dir, obs, critic_obs)
         finally:
             logger.close()
-        return TrainResult(
-            run_dir if is_main else None,
-            self.iteration,
-            steps_this_run,
-            float(np.mean(recent)) if recent else None,
-            time.perf_counter() - t_start,
-            history,
+        return progress.result(run_dir if self.dist.is_main else None, self.iteration)
+
+    # -- the steps of an iteration ----------------------------------------------------------------
+    def _save(self, run_dir: Path | None, obs: Tensor, critic_obs: Tensor) -> None:
+        """Writes ``model_<iteration>.pt`` (rank 0, when there is a run folder)."""
+        if run_dir is not None and self.dist.is_main:
+            save_checkpoint(self.checkpoint_payload(obs, critic_obs), run_dir / f"model_{self.iteration}.pt")
+
+    def _make_storage(self) -> RolloutStorage:
+        e, ac = self.env, self.ac
+        width = ac.critic[0].in_features
+        return RolloutStorage(
+            self.cfg.algo.steps_per_env, e.num_envs, e.observation_dim, width, ac.policy.latent_dim, self.device
         )
+
+    def _start_episodes(self) -> tuple[Tensor, Tensor]:
+        """Resets the env, or restores the resumed env state (used once: a later ``train`` resets)."""
+        resumed = self._resumed_env_state is not None and "backend" in self._resumed_env_state
+        obs, critic_obs = self._reset()
+        check_finite(obs, "observation", self.iteration)
+        if not resumed:  # a restored state's observation was already folded into the statistics
+            self._update_normalizers(obs, critic_obs)
+        self._resumed_env_state = None
+        return obs, critic_obs
+
+    @torch.no_grad()
+    def _rollout(
+        self, storage: RolloutStorage, obs: Tensor, critic_obs: Tensor, it: int
+    ) -> tuple[Tensor, Tensor, RolloutInfo]:
+        """``steps_per_env`` env steps into ``storage``, then GAE; one host sync for all finiteness checks."""
+        ac, info = self.ac, RolloutInfo(self.device)
+        torch.set_num_threads(1)
+        with ac.policy.static_parameters():
+            for _ in range(self.cfg.algo.steps_per_env):
+                obs, critic_obs = self._env_step(storage, obs, critic_obs, info)
+            info.check_finite(it)
+            storage.compute_returns(ac.value(ac.critic_obs_norm(critic_obs)), self.cfg.algo.gamma, self.cfg.algo.lam)
+            info.last_obs_n = ac.obs_norm(obs)
+        return obs, critic_obs, info
+
+    def _env_step(
+        self, storage: RolloutStorage, obs: Tensor, critic_obs: Tensor, info: RolloutInfo
+    ) -> tuple[Tensor, Tensor]:
+        ac = self.ac
+        obs_n, critic_n = ac.obs_norm(obs), ac.critic_obs_norm(critic_obs)
+        action, latent, log_prob = ac.policy.sample(obs_n)
+        value = ac.value(critic_n)
+        next_obs, reward, terminated, truncated, extras = self.env.step(action)
+        info.watch(next_obs, reward, log_prob)
+        reward = self._bootstrap_time_outs(reward.to(self.device, torch.float32), value, terminated, truncated, extras)
+        storage.add(obs_n, critic_n, latent, log_prob, value, reward, (terminated | truncated).float())
+        next_critic = self._observe(next_obs, extras)
+        self._update_normalizers(next_obs, next_critic)
+        info.collect(extras)
+        return next_obs, next_critic
+
+    def _bootstrap_time_outs(
+        self, reward: Tensor, value: Tensor, terminated: Tensor, truncated: Tensor, extras: dict[str, Any]
+    ) -> Tensor:
+        """``r += gamma V(final state)`` where an episode was cut by a time limit, not ended by the task.
+
+        Backends without a final observation fall back to ``V(s_t)`` (as rsl_rl does). On the CPU the
+        ``any()`` test is free and skips the extra critic pass on most steps; elsewhere it would be a host
+        sync per step, so the bootstrap is computed for every row and selected with ``where``.
+        """
+        time_out = truncated & ~terminated
+        if time_out.device.type == "cpu" and not bool(time_out.any()):
+            return reward
+        final = extras.get("final_critic_observation" if self.asymmetric else "final_observation")
+        boot = value if final is None else self.ac.value(self.ac.critic_obs_norm(final))
+        return torch.where(time_out.to(reward.device), reward + self.cfg.algo.gamma * boot, reward)
+
+    def _update(self, storage: RolloutStorage, it: int) -> dict[str, float]:
+        torch.set_num_threads(self.update_threads)
+        stats = self.ppo.update(storage, it)
+        storage.clear()
+        return stats
+
+    def _advance(self, it: int) -> int:
+        """Counts iteration ``it`` as done; returns its env steps (all ranks)."""
+        self.iteration = it
+        step_count = self.cfg.algo.steps_per_env * self.env.num_envs * self.dist.world_size
+        self.global_step += step_count
+        return step_count
+
+    def _log(
+        self, logger: RunLogger, progress: Progress, stats: dict[str, float], rollout: RolloutInfo, done_iters: int
+    ) -> None:
+        """TensorBoard scalars every ``log_interval`` iterations; the progress line every iteration."""
+        sps, t_rollout, t_update = progress.last_sps, progress.rollout_times[-1], progress.update_times[-1]
+        if self.dist.is_main and done_iters % self.cfg.run.log_interval == 0:
+            scalars = dict(stats)
+            scalars.update({"perf/sps": sps, "perf/rollout_time": t_rollout, "perf/update_time": t_update})
+            if rollout.returns:
+                scalars["charts/episodic_return"] = float(np.mean(rollout.returns))
+                scalars["charts/episodic_length"] = float(np.mean(rollout.lengths))
+            scalars["inversion/roundtrip_error"] = self.roundtrip_error(rollout.last_obs_n)
+            scalars.update({f"env/{k}": v for k, v in rollout.env_logs().items()})
+            logger.scalars(scalars, self.global_step)
+        extra = {"kl": stats["losses/sample_kl"], "lr": stats["charts/learning_rate"]}
+        logger.iteration(self.iteration, done_iters, sps, progress.mean_return(), extra)
 
     def parameter_checksum(self) -> str:
         """A short hash of every parameter and buffer (ranks of a job must agree on it)."""
