@@ -98,7 +98,7 @@ def train(
     ),
     integrator: str | None = typer.Option(
         None,
-        help="Integrator: edict, euler, pf-ode, reversible-heun, reversible-rk (default: edict).",
+        help="Integrator: edict, euler, pf-ode, reversible-heun, reversible-rk, gaussian-chain (default: edict).",
         rich_help_panel=POLICY_PANEL,
     ),
     steps: int | None = typer.Option(None, help="Integration steps K (default: 5).", rich_help_panel=POLICY_PANEL),

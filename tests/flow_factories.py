@@ -195,6 +195,12 @@ def make_flow(
     policy = policy.to(dtype)
     if speed:
         scale_to_speed_(policy.velocity, speed)
+    if policy.integrator_parts is not None:
+        # Learned parts (gaussian-chain's noise head) start constant; perturbing them makes them depend on
+        # their inputs, which is what the contract and the Jacobian check must see.
+        with torch.no_grad():
+            for param in policy.integrator_parts.parameters():
+                param.add_(0.5 * torch.randn_like(param))
     return policy
 
 
@@ -217,17 +223,28 @@ def other_models() -> list[str]:
     return [m for m in MODELS.names() if m != "flow"]
 
 
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "gaussian-chain": [{"noise": "learned", "noise_sees_latent": True}],
+    "reversible-rk": [{"tableau": "midpoint", "lam": 0.9}],
+}
+"""Integrator options tested in addition to the defaults (the contract then covers each mode)."""
+
+
 @dataclass(frozen=True)
 class Case:
-    """One policy configuration of the contract: a flow pair or another model family."""
+    """One policy configuration of the contract: a flow pair (with integrator options) or another model family."""
 
     model: str
     integrator: str | None = None
     likelihood: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def id(self) -> str:
-        return f"flow-{self.integrator}-{self.likelihood}" if self.model == "flow" else self.model
+        if self.model != "flow":
+            return self.model
+        suffix = "".join(f"-{k}={v}" for k, v in self.options)
+        return f"flow-{self.integrator}-{self.likelihood}{suffix}"
 
     @property
     def stochastic(self) -> bool:
@@ -239,7 +256,7 @@ class Case:
         if self.model == "flow":
             assert self.integrator is not None and self.likelihood is not None
             velocity = "smooth" if self.integrator == "pf-ode" else "mlp"
-            options = ode_options(self.integrator, self.likelihood, dtype)
+            options = {**ode_options(self.integrator, self.likelihood, dtype), **dict(self.options)}
             return make_flow(
                 self.integrator,
                 self.likelihood,
@@ -271,8 +288,13 @@ class Case:
 
 
 def policy_cases() -> list[Case]:
-    """Every flow pair and every other registered model (new registrations are picked up automatically)."""
-    return [Case("flow", i, lk) for i, lk in flow_pairs()] + [Case(m) for m in other_models()]
+    """Every flow pair (plus its :data:`VARIANTS`) and every other registered model (new registrations are
+    picked up automatically)."""
+    flows = []
+    for i, lk in flow_pairs():
+        flows.append(Case("flow", i, lk))
+        flows += [Case("flow", i, lk, tuple(sorted(v.items()))) for v in VARIANTS.get(i, [])]
+    return flows + [Case(m) for m in other_models()]
 
 
 def case_params(cases: list[Case]) -> list[Any]:

@@ -1,7 +1,8 @@
 """Integrators (noise <-> latent maps) and likelihood estimators (their log-dets)."""
 
-from genpo.inversion import edict, euler, pf_ode, reversible  # noqa: F401  (registers the integrators)
+from genpo.inversion import chain, edict, euler, pf_ode, reversible  # noqa: F401  (registers the integrators)
 from genpo.inversion.base import INTEGRATORS, Integrator, InversionError, batch_jacobian, std_normal_log_prob
+from genpo.inversion.chain import GaussianChainIntegrator, NoiseHead
 from genpo.inversion.edict import EdictIntegrator
 from genpo.inversion.euler import EulerIntegrator
 from genpo.inversion.likelihood import (
@@ -23,11 +24,13 @@ __all__ = [
     "EdictIntegrator",
     "EulerIntegrator",
     "ExactEstimator",
+    "GaussianChainIntegrator",
     "HutchinsonEstimator",
     "Integrator",
     "InversionError",
     "JacobianEstimator",
     "LikelihoodEstimator",
+    "NoiseHead",
     "PFODEIntegrator",
     "ReversibleHeunIntegrator",
     "ReversibleRKIntegrator",

@@ -39,7 +39,8 @@ class PolicyConfig:
     velocity: str = "mlp"
     """Velocity network of a flow policy."""
     integrator: str = "edict"
-    """Integrator of a flow policy: ``edict``, ``euler``, ``pf-ode``, ``reversible-heun``, ``reversible-rk``."""
+    """Integrator of a flow policy: ``edict``, ``euler``, ``pf-ode``, ``reversible-heun``, ``reversible-rk``,
+    ``gaussian-chain`` (their options go in ``options``: ``genpo list``, docs/architecture.md)."""
     steps: int = 5
     """Integration steps K (>= 1)."""
     likelihood: str = "exact"
