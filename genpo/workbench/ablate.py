@@ -1,0 +1,144 @@
+"""An ablation end to end: resolve and validate the grid, run what is not done, write tables and figures.
+
+Layout of ``out``: one ordinary run folder per cell at ``out/genpo/<env>/<cell>`` (what ``genpo train``
+writes, plus ``cell.json``), and ``runs.csv``, ``summary.csv``, ``summary.md`` and
+``figures/returns_<env>.{png,svg}`` next to them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from genpo.errors import ConfigError
+from genpo.training.config import TrainConfig, load_yaml
+from genpo.workbench.grid import Grid, build_grid
+from genpo.workbench.runner import LAUNCHERS, CellRun, run_cells
+from genpo.workbench.runs import find_runs, read_cell, read_run
+from genpo.workbench.summary import group_runs, markdown, write_runs_csv, write_summary_csv
+
+
+@dataclass
+class AblationPlan:
+    """A validated grid and where each cell lives."""
+
+    grid: Grid
+    cells: list[CellRun]
+    out: Path
+
+
+def base_config(
+    env: str | None, num_envs: int | None, total_steps: int | None, config_file: Path | None
+) -> TrainConfig:
+    """defaults < ``--config`` file < the ablation's own options (every cell then applies its overrides)."""
+    cfg = TrainConfig()
+    if config_file is not None:
+        cfg = TrainConfig.from_dict(load_yaml(config_file), cfg)
+    data: dict[str, dict[str, Any]] = {"env": {}, "run": {}}
+    if env is not None:
+        data["env"]["id"] = env
+    if num_envs is not None:
+        data["env"]["num_envs"] = num_envs
+    if total_steps is not None:
+        data["run"].update(total_steps=total_steps, max_iterations=None)
+    return TrainConfig.from_dict(data, cfg)
+
+
+def _canonical(data: Any) -> Any:
+    return json.loads(json.dumps(data))
+
+
+def plan(
+    out: Path,
+    settings: list[str],
+    varies: list[str],
+    seeds: list[int],
+    base: TrainConfig,
+    episodes: int,
+) -> AblationPlan:
+    """Resolves every cell and checks it against what ``out`` already holds; touches no file.
+
+    Raises:
+        ConfigError: A bad field, value or seed; or a cell folder that holds a run of another configuration.
+    """
+    from genpo.training.runner import env_folder_name
+
+    if episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {episodes}")
+    grid = build_grid(settings, varies, seeds)
+    configs = grid.configs(base)
+    cells = []
+    for cell in grid.cells:
+        cfg = configs[cell.name]
+        cfg.run.logdir, cfg.run.run_name = str(out), cell.name
+        run_dir = out / "genpo" / env_folder_name(cfg.env.id) / cell.name
+        spec = {
+            "name": cell.name,
+            "group": cell.group,
+            "setting": cell.setting,
+            "varied": cell.varied,
+            "seed": cell.seed,
+            "env": cfg.env.id,
+            "config": _canonical(cfg.to_dict()),
+            "episodes": episodes,
+            "run_dir": str(run_dir),
+        }
+        old = read_cell(run_dir)
+        if old is not None and (old.get("config") != spec["config"] or old.get("episodes") != episodes):
+            raise ConfigError(
+                f"{run_dir} holds cell {cell.name} with another configuration (or --episodes); "
+                "use another --out, or delete that folder to rerun it"
+            )
+        state = "skipped" if old is not None and old.get("state") == "done" else "pending"
+        cells.append(CellRun(cell.name, run_dir, spec, state=state))
+    return AblationPlan(grid, cells, out)
+
+
+def write_report(run_dirs: list[Path], out: Path, episodes: int | None = None, window: int = 5) -> dict[str, Any]:
+    """``runs.csv``, ``summary.csv``, ``summary.md`` and the figures of these run folders, into ``out``."""
+    from genpo.workbench.plots import return_curves
+
+    runs = [read_run(d) for d in run_dirs]
+    summaries = group_runs(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    write_runs_csv(runs, out / "runs.csv")
+    write_summary_csv(summaries, out / "summary.csv")
+    (out / "summary.md").write_text(markdown(summaries, episodes))
+    figures = return_curves(runs, out / "figures", window=window)
+    return {"runs": runs, "summaries": summaries, "figures": figures}
+
+
+def ablate(
+    ablation: AblationPlan,
+    jobs: int,
+    launcher: str = "local",
+    launcher_options: dict[str, Any] | None = None,
+    console: Console | None = None,
+    window: int = 5,
+) -> tuple[str, dict[str, Any]]:
+    """Runs the pending cells, then writes the report; returns (``done`` | ``failed`` | ``interrupted``, report)."""
+    console = console or Console()
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    start = LAUNCHERS.get(launcher) if launcher in LAUNCHERS else None
+    if start is None:
+        raise ConfigError(f"unknown launcher {launcher!r}; choose one of: {', '.join(LAUNCHERS.names())}")
+    runner = start(ablation.out, dict(launcher_options or {}))
+    skipped = sum(c.state == "skipped" for c in ablation.cells)
+    console.print(
+        f"{len(ablation.cells)} cells ({skipped} already done), {jobs} at a time, launcher {launcher}: {ablation.out}",
+        highlight=False,
+    )
+    finished = run_cells(ablation.cells, runner, jobs, console)
+    present = set(find_runs([ablation.out]))
+    dirs = [d for c in ablation.cells if (d := c.run_dir.resolve()) in present]  # in grid order
+    report = write_report(dirs, ablation.out, episodes=ablation.cells[0].spec["episodes"], window=window)
+    if not finished:
+        return "interrupted", report
+    if any(c.state == "failed" for c in ablation.cells):
+        return "failed", report
+    return "done", report

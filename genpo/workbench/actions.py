@@ -1,0 +1,86 @@
+"""A policy's action distribution at one observation, and how its samples split among known optima."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MODE_SHARE = 0.10  # a mode "holds" samples when at least this fraction lies within r of it
+
+
+@dataclass
+class ActionSample:
+    """Samples of one policy at one observation.
+
+    Attributes:
+        obs: The raw observation ``[obs_dim]``.
+        actions: ``[n, action_dim]``, clipped to the env's action box (what the env applies).
+        low: Lower action bounds, or ``None``.
+        high: Upper action bounds, or ``None``.
+        optima: The env's optimal actions at ``obs`` ``[k, action_dim]`` where it names them, else ``None``.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    low: np.ndarray | None
+    high: np.ndarray | None
+    optima: np.ndarray | None
+
+
+def parse_obs(text: str, dim: int) -> torch.Tensor:
+    """``"0,0,0"`` -> a ``[dim]`` tensor; ``ValueError`` names the expected width."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--obs must be {dim} comma-separated numbers, got {text!r}") from None
+    if len(values) != dim:
+        raise ValueError(f"--obs must have {dim} numbers (the checkpoint's observation width), got {len(values)}")
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def sample_actions(checkpoint: str | Path, obs: str | None = None, n: int = 2000, seed: int = 0) -> ActionSample:
+    """Draws ``n`` actions of a checkpoint's policy at ``obs`` (default: the env's start observation)."""
+    from genpo.envs import make_env
+    from genpo.training.loading import actor_critic_from_checkpoint
+
+    cfg, ac, _ = actor_critic_from_checkpoint(checkpoint)
+    env = make_env(cfg.env.id, 1, seed=seed, **cfg.env.options)
+    try:
+        if obs is not None:
+            o = parse_obs(obs, ac.policy.obs_dim)
+        elif hasattr(env, "start_observation"):
+            o = env.start_observation().float()
+        else:
+            o = env.reset(seed=seed)[0][0].float()
+        optima = env.optimal_actions().numpy() if obs is None and hasattr(env, "optimal_actions") else None
+        low = None if env.action_low is None else env.action_low.cpu()
+        high = None if env.action_high is None else env.action_high.cpu()
+    finally:
+        env.close()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad(), ac.policy.static_parameters():
+        obs_n = ac.obs_norm(o.expand(n, -1).contiguous())
+        actions = ac.policy.sample(obs_n, generator=gen)[0]
+    if low is not None and high is not None:
+        actions = actions.clamp(low, high)
+    return ActionSample(
+        o.numpy(),
+        actions.numpy(),
+        None if low is None else low.numpy(),
+        None if high is None else high.numpy(),
+        optima,
+    )
+
+
+def mode_shares(actions: np.ndarray, optima: np.ndarray, radius: float) -> np.ndarray:
+    """Fraction of samples within ``radius`` (Euclidean) of each optimum ``[k]``."""
+    d = np.linalg.norm(actions[:, None, :] - optima[None, :, :], axis=-1)
+    return (d <= radius).mean(0)
+
+
+def modes_held(shares: np.ndarray, threshold: float = MODE_SHARE) -> int:
+    """Number of optima holding at least ``threshold`` of the samples."""
+    return int((shares >= threshold).sum())

@@ -1,0 +1,126 @@
+"""One cell of an ablation: train (or continue) its run folder to the budget, then evaluate it.
+
+Runs in its own process (``python -m genpo.workbench.cell SPEC.json``, or a submitit job). The cell's
+state lives in its run folder: ``cell.json`` (``running`` / ``interrupted`` / ``failed`` / ``done``,
+the evaluation returns) and the checkpoints. A cell that is ``done`` is skipped; one with
+checkpoints continues from the newest of them with the budget that is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from genpo.workbench.runs import read_cell, write_json
+
+EVAL_SEED = 10_000  # genpo play's default: evaluation episodes differ from the training ones
+
+
+def budget_steps(cfg: Any) -> int:
+    """The cell's budget in env steps (``run.total_steps``, else ``max_iterations`` rollouts)."""
+    if cfg.run.total_steps is not None:
+        return int(cfg.run.total_steps)
+    return int(cfg.run.max_iterations) * cfg.algo.steps_per_env * cfg.env.num_envs
+
+
+def _record(spec: dict[str, Any], state: str, **extra: Any) -> None:
+    data = {k: spec[k] for k in ("name", "group", "setting", "varied", "seed", "env", "config", "episodes")}
+    write_json(Path(spec["run_dir"]) / "cell.json", {**data, "state": state, "time": time.time(), **extra})
+
+
+def train_cell(spec: dict[str, Any]) -> int:
+    """Trains the cell's run folder up to its budget; returns the env steps done before this call."""
+    import io
+
+    import torch
+    from rich.console import Console
+
+    from genpo.training.checkpoint import checkpoints_in, load_checkpoint
+    from genpo.training.config import TrainConfig
+    from genpo.training.runner import Trainer
+
+    torch.set_num_threads(1)
+    run_dir = Path(spec["run_dir"])
+    cfg = TrainConfig.from_dict(spec["config"])
+    target = budget_steps(cfg)
+    ckpts = checkpoints_in(run_dir)
+    ckpt = load_checkpoint(ckpts[-1]) if ckpts else None
+    done = int(ckpt["global_step"]) if ckpt else 0
+    if done >= target:
+        return done
+    if ckpt is not None:
+        print(f"resuming {run_dir.name} from {ckpts[-1].name} at {done} env steps", flush=True)
+    # This invocation's budget is what is left (run.total_steps counts the steps of one invocation).
+    cfg.run.total_steps, cfg.run.max_iterations = target - done, None
+    trainer = Trainer(cfg, checkpoint=ckpt, console=Console(file=sys.stdout if sys.stdout else io.StringIO()))
+    try:
+        trainer.train(run_dir)
+    finally:
+        trainer.env.close()
+    return done
+
+
+def evaluate_cell(run_dir: Path, episodes: int) -> list[float]:
+    """Deterministic returns of ``episodes`` episodes of the newest checkpoint (as ``genpo play``)."""
+    from genpo.envs import make_env
+    from genpo.training.checkpoint import checkpoints_in
+    from genpo.training.evaluate import evaluate
+    from genpo.training.loading import actor_critic_from_checkpoint
+
+    cfg, ac, _ = actor_critic_from_checkpoint(checkpoints_in(run_dir)[-1])
+    env = make_env(cfg.env.id, episodes, seed=EVAL_SEED, **cfg.env.options)
+    try:
+        return [float(x) for x in evaluate(ac, env, deterministic=True, seed=EVAL_SEED)]
+    finally:
+        env.close()
+
+
+def run_cell(spec: dict[str, Any]) -> str:
+    """Brings one cell to ``done`` (train what is left, evaluate); returns its final state.
+
+    ``KeyboardInterrupt`` marks the cell ``interrupted`` (its checkpoints stay) and propagates.
+    """
+    run_dir = Path(spec["run_dir"])
+    cell = read_cell(run_dir)
+    if cell is not None and cell.get("state") == "done":
+        return "done"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _record(spec, "running", pid=os.getpid())
+    t0 = time.time()
+    try:
+        resumed_at = train_cell(spec)
+        returns = evaluate_cell(run_dir, int(spec["episodes"]))
+    except KeyboardInterrupt:
+        _record(spec, "interrupted")
+        raise
+    except Exception as exc:
+        _record(spec, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    _record(spec, "done", eval_returns=returns, resumed_at_steps=resumed_at, seconds=time.time() - t0)
+    return "done"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m genpo.workbench.cell SPEC.json``: exit 0 done, 1 failed, 130 interrupted."""
+    args = sys.argv[1:] if argv is None else argv
+    spec = json.loads(Path(args[0]).read_text())
+    try:
+        run_cell(spec)
+    except KeyboardInterrupt:
+        print("interrupted: the cell's checkpoints are kept; rerun the ablation to continue", flush=True)
+        return 130
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()  # into the cell's log file, for whoever debugs it
+        print(f"error: {type(exc).__name__}: {exc}", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
