@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.cli.train import fail
+from genpo.errors import ConfigError, GenpoError
 
 GRID_PANEL, RUN_PANEL, LAUNCH_PANEL = "Grid", "Every cell", "Launching"
 
@@ -22,7 +22,7 @@ def parse_seeds(text: str) -> list[int]:
         try:
             out += list(range(int(lo), int(hi) + 1)) if dash and lo else [int(part)]
         except ValueError:
-            raise ValueError(f"--seeds must be integers like 1,2,3 or 1-5, got {text!r}") from None
+            raise ConfigError(f"--seeds must be integers like 1,2,3 or 1-5, got {text!r}") from None
     return out
 
 
@@ -34,7 +34,7 @@ def parse_options(items: list[str]) -> dict[str, object]:
     for item in items:
         key, eq, value = item.partition("=")
         if not eq or not key:
-            raise ValueError(f"--launcher-option expects KEY=VALUE (e.g. slurm_partition=gpu), got {item!r}")
+            raise ConfigError(f"--launcher-option expects KEY=VALUE (e.g. slurm_partition=gpu), got {item!r}")
         out[key] = parse_value(value)
     return out
 
@@ -93,7 +93,6 @@ def ablate(
     [bold]genpo ablate --env gym:Hopper-v5 --setting genpo="integrator=edict" --setting ppo="model=gaussian"
     --seeds 1-3 --total-steps 300000 --out ablations/hopper[/]
     """
-    from genpo.errors import ConfigError
     from genpo.workbench.ablate import ablate as run_ablation
     from genpo.workbench.ablate import base_config, plan
     from genpo.workbench.runner import default_jobs
@@ -108,8 +107,10 @@ def ablate(
         state, report = run_ablation(
             ablation, jobs if jobs is not None else default_jobs(), launcher, options, console, smooth
         )
-    except ValueError as exc:
-        raise fail(console, str(exc)) from None
+    except GenpoError:
+        raise
+    except ValueError as exc:  # a validator below the workbench
+        raise ConfigError(str(exc)) from None
     console.print(f"summary: {out / 'summary.md'}", highlight=False)
     console.print((out / "summary.md").read_text(), highlight=False, markup=False)
     for path in report["figures"]:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.cli.train import fail
+from genpo.errors import ConfigError, GenpoError
 
 
 @app.command()
@@ -41,24 +41,24 @@ def plot(
     paths = list(paths or [])
     if paths[:1] == ["actions"]:
         if len(paths) > 1:
-            raise fail(console, f"plot actions takes no folders (use --checkpoint), got {' '.join(paths[1:])}")
+            raise ConfigError(f"plot actions takes no folders (use --checkpoint), got {' '.join(paths[1:])}")
         _plot_actions(console, checkpoint, obs, out, samples, radius, seed)
         return
     if checkpoint is not None or obs is not None:
-        raise fail(console, "--checkpoint and --obs belong to 'genpo plot actions'")
+        raise ConfigError("--checkpoint and --obs belong to 'genpo plot actions'")
     if not paths:
-        raise fail(console, "name run folders (or an ablation's folder), or use 'genpo plot actions'")
+        raise ConfigError("name run folders (or an ablation's folder), or use 'genpo plot actions'")
     if smooth < 1:
-        raise fail(console, f"--smooth must be >= 1, got {smooth}")
+        raise ConfigError(f"--smooth must be >= 1, got {smooth}")
     from genpo.workbench.ablate import write_report
     from genpo.workbench.runs import find_runs
 
     try:
         runs = find_runs([Path(p) for p in paths])
-    except ValueError as exc:
-        raise fail(console, str(exc)) from None
+    except ValueError as exc:  # a path that does not exist
+        raise ConfigError(str(exc)) from None
     if not runs:
-        raise fail(console, f"no run folder (params/config.yaml) under {', '.join(paths)}")
+        raise ConfigError(f"no run folder (params/config.yaml) under {', '.join(paths)}")
     dest = out or Path(paths[0])
     report = write_report(runs, dest, window=smooth)
     console.print(f"{len(runs)} run folders; tables in {dest}", highlight=False)
@@ -70,21 +70,23 @@ def plot(
 def _plot_actions(
     console: Console, checkpoint: str | None, obs: str | None, out: Path | None, n: int, radius: float, seed: int
 ) -> None:
-    from genpo.training.checkpoint import CheckpointError, resolve_checkpoint
+    from genpo.training.api import locate_checkpoint
     from genpo.workbench.actions import MODE_SHARE, mode_shares, modes_held, sample_actions
     from genpo.workbench.plots import action_histogram
 
     if checkpoint is None:
-        raise fail(console, "plot actions needs --checkpoint FILE_OR_RUN_FOLDER")
+        raise ConfigError("plot actions needs --checkpoint FILE_OR_RUN_FOLDER")
     if n < 1:
-        raise fail(console, f"--samples must be >= 1, got {n}")
+        raise ConfigError(f"--samples must be >= 1, got {n}")
     if not radius > 0:
-        raise fail(console, f"--radius must be > 0, got {radius}")
+        raise ConfigError(f"--radius must be > 0, got {radius}")
+    path = locate_checkpoint(checkpoint, "logs")
     try:
-        path = resolve_checkpoint(checkpoint, "logs")
         sample = sample_actions(path, obs, n, seed)
-    except (ValueError, CheckpointError) as exc:
-        raise fail(console, str(exc)) from None
+    except GenpoError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     dest = out or Path(path).parent / "actions"
     obs_text = ", ".join(f"{x:.3g}" for x in sample.obs)
     title = f"{Path(path).parent.name}/{Path(path).name}\n{n} actions at obs ({obs_text})"

@@ -33,30 +33,42 @@ def _record(spec: dict[str, Any], state: str, **extra: Any) -> None:
 
 
 def train_cell(spec: dict[str, Any]) -> int:
-    """Trains the cell's run folder up to its budget; returns the env steps done before this call."""
+    """Trains the cell's run folder up to its budget; returns the env steps done before this call.
+
+    The run is resolved and validated by :func:`genpo.training.api.prepare`, the same rules as
+    ``genpo train --checkpoint``; only the folder is the cell's own, so a resumed cell stays one run folder.
+    """
     import io
 
     import torch
     from rich.console import Console
 
-    from genpo.training.checkpoint import checkpoints_in, load_checkpoint
+    from genpo.training.api import prepare
+    from genpo.training.checkpoint import checkpoints_in
     from genpo.training.config import TrainConfig
     from genpo.training.runner import Trainer
 
     torch.set_num_threads(1)
     run_dir = Path(spec["run_dir"])
-    cfg = TrainConfig.from_dict(spec["config"])
-    target = budget_steps(cfg)
+    target = budget_steps(TrainConfig.from_dict(spec["config"]))
     ckpts = checkpoints_in(run_dir)
-    ckpt = load_checkpoint(ckpts[-1]) if ckpts else None
-    done = int(ckpt["global_step"]) if ckpt else 0
+    done = 0
+    if ckpts:
+        from genpo.training.checkpoint import load_checkpoint
+
+        done = int(load_checkpoint(ckpts[-1])["global_step"])
     if done >= target:
         return done
-    if ckpt is not None:
+    if ckpts:
         print(f"resuming {run_dir.name} from {ckpts[-1].name} at {done} env steps", flush=True)
     # This invocation's budget is what is left (run.total_steps counts the steps of one invocation).
-    cfg.run.total_steps, cfg.run.max_iterations = target - done, None
-    trainer = Trainer(cfg, checkpoint=ckpt, console=Console(file=sys.stdout if sys.stdout else io.StringIO()))
+    run = prepare(
+        spec["config"],
+        checkpoint=ckpts[-1] if ckpts else None,
+        **{"run.total_steps": target - done, "run.max_iterations": None},
+    )
+    console = Console(file=sys.stdout if sys.stdout else io.StringIO())
+    trainer = Trainer(run.config, checkpoint=run.checkpoint, console=console)
     try:
         trainer.train(run_dir)
     finally:
@@ -66,17 +78,9 @@ def train_cell(spec: dict[str, Any]) -> int:
 
 def evaluate_cell(run_dir: Path, episodes: int) -> list[float]:
     """Deterministic returns of ``episodes`` episodes of the newest checkpoint (as ``genpo play``)."""
-    from genpo.envs import make_env
-    from genpo.training.checkpoint import checkpoints_in
-    from genpo.training.evaluate import evaluate
-    from genpo.training.loading import actor_critic_from_checkpoint
+    from genpo.training.api import evaluate
 
-    cfg, ac, _ = actor_critic_from_checkpoint(checkpoints_in(run_dir)[-1])
-    env = make_env(cfg.env.id, episodes, seed=EVAL_SEED, **cfg.env.options)
-    try:
-        return [float(x) for x in evaluate(ac, env, deterministic=True, seed=EVAL_SEED)]
-    finally:
-        env.close()
+    return [float(x) for x in evaluate(run_dir, episodes=episodes, deterministic=True, seed=EVAL_SEED)]
 
 
 def run_cell(spec: dict[str, Any]) -> str:

@@ -87,7 +87,7 @@ def test_invalid_values_are_refused_per_cell_with_the_allowed_ones():
     with pytest.raises(ConfigError, match=r"cell default_integrator=nope_s1: .*nope.*edict"):
         grid.configs(TrainConfig())
     grid = build_grid([], ["p=0.5,1.5"], [1])
-    with pytest.raises(ConfigError, match=r"policy.p \(--p\) must be in the open interval \(0, 1\)"):
+    with pytest.raises(ConfigError, match=r"policy.p must be in the open interval \(0, 1\)"):
         grid.configs(TrainConfig())
 
 
