@@ -1,0 +1,91 @@
+"""``genpo plot``: figures and summary from plain run folders; ``plot actions`` for every policy family."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import genpo
+from genpo.cli.main import app
+from genpo.inversion import INTEGRATORS
+from genpo.models import MODELS
+
+TINY = {
+    "env": {"num_envs": 4},
+    "policy": {"hidden": [16], "critic_hidden": [16]},
+    "algo": {"steps_per_env": 8, "num_epochs": 1, "num_minibatches": 2},
+}
+QUIET = Console(file=io.StringIO())
+
+
+def train(tmp_path, env: str, iterations: int, **overrides):
+    return genpo.train(TINY, env=env, max_iterations=iterations, logdir=str(tmp_path / "logs"), console=QUIET,
+                       **overrides)  # fmt: skip
+
+
+def test_plot_groups_plain_train_runs_by_run_name(tmp_path, one_thread):
+    for seed in (1, 2):
+        train(tmp_path, "builtin:MultiGoal", 3, seed=seed, run_name=f"mine_s{seed}")
+    train(tmp_path, "builtin:MultiGoal", 3, seed=1, run_name="other_s1", **{"algo.learning_rate": 1e-3})
+    out = tmp_path / "fig"
+    done = CliRunner().invoke(app, ["plot", str(tmp_path / "logs"), "--out", str(out), "--smooth", "2"])
+    assert done.exit_code == 0, done.output
+    assert "3 run folders" in done.output
+    with (out / "summary.csv").open() as f:
+        rows = {r["setting"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"mine", "other"} and rows["mine"]["seeds"] == "2" and rows["other"]["seeds"] == "1"
+    assert rows["mine"]["eval_mean"] == ""  # plain runs have no end-of-run evaluation: said, not invented
+    assert float(rows["mine"]["env_steps"]) == 96
+    with (out / "runs.csv").open() as f:
+        assert {r["kind"] for r in csv.DictReader(f)} == {"train"}
+    for ext in ("png", "svg"):
+        assert (out / "figures" / f"returns_builtin_MultiGoal.{ext}").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "name run folders"),
+        (["/nonexistent/folder"], "does not exist"),
+        (["actions"], "needs --checkpoint"),
+        (["actions", "--checkpoint", "/nonexistent.pt"], "does not exist"),
+        (["some/dir", "--checkpoint", "x"], "belong to 'genpo plot actions'"),
+    ],
+)
+def test_plot_bad_input_exits_2(args, message):
+    done = CliRunner().invoke(app, ["plot", *args])
+    assert done.exit_code == 2, done.output
+    assert message in done.output
+
+
+FAMILIES = [{"model": m} for m in MODELS.names() if m != "flow"] + [
+    {"model": "flow", "integrator": i, "likelihood": "trace" if i == "pf-ode" else "exact"} for i in INTEGRATORS.names()
+]
+
+
+@pytest.mark.parametrize("policy", FAMILIES, ids=lambda p: p.get("integrator", p["model"]))
+def test_plot_actions_writes_a_figure_for_every_family(tmp_path, one_thread, policy):
+    result = train(tmp_path, "builtin:MultiGoal", 1, policy=policy)
+    out = tmp_path / "actions"
+    done = CliRunner().invoke(app, ["plot", "actions", "--checkpoint", str(result.run_dir), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "modes holding >= 10%" in done.output
+    for ext in ("png", "svg"):
+        assert (out / f"actions_model_1.{ext}").stat().st_size > 1000
+
+
+def test_plot_actions_at_a_given_observation(tmp_path, one_thread):
+    result = train(tmp_path, "builtin:PointMass", 1, policy={"model": "gaussian"})
+    out = tmp_path / "actions"
+    obs = ",".join(["0.1"] * 6)
+    done = CliRunner().invoke(app, ["plot", "actions", "--checkpoint", str(result.run_dir), "--obs", obs,
+                                    "--out", str(out), "--samples", "500"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "modes holding" not in done.output  # PointMass names no optima
+    assert (out / "actions_model_1.png").is_file()
+    bad = CliRunner().invoke(app, ["plot", "actions", "--checkpoint", str(result.run_dir), "--obs", "1,2"])
+    assert bad.exit_code == 2 and "--obs must have 6 numbers" in bad.output
