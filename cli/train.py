@@ -104,7 +104,7 @@ def train(
     steps: int | None = typer.Option(None, help="Integration steps K (default: 5).", rich_help_panel=POLICY_PANEL),
     likelihood: str | None = typer.Option(
         None,
-        help="Likelihood estimator: exact, jacobian, hutchinson, trace (default: exact).",
+        help="Likelihood estimator: exact, jacobian, hutchinson, trace, or cfm (FPO ratio surrogate) (default: exact).",
         rich_help_panel=POLICY_PANEL,
     ),
     p: float | None = typer.Option(

@@ -61,7 +61,8 @@ class SmoothVelocity(VelocityNet):
         self.net = mlp([latent_dim + obs_dim + 1, *hidden, latent_dim], "tanh")
 
     def forward(self, x: Tensor, t: float | Tensor, obs: Tensor) -> Tensor:
-        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(1, 1).expand(x.shape[0], 1)
+        # A scalar time (solvers, fixed grids) or one per row (the cfm surrogate's draws).
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1, 1).expand(x.shape[0], 1)
         return self.net(torch.cat([x, obs, tt], dim=-1))
 
 
@@ -207,13 +208,19 @@ def make_flow(
 # -- enumerating every part -----------------------------------------------------------------------
 
 
-def flow_pairs() -> list[tuple[str, str]]:
-    """Every registered (integrator, likelihood estimator) pair that the estimator accepts."""
+def flow_pairs(*, surrogates: bool = False) -> list[tuple[str, str]]:
+    """Every registered (integrator, likelihood estimator) pair that the estimator accepts.
+
+    Args:
+        surrogates: Return the pairs with a ratio surrogate (``cfm``: no density, so outside the
+            change-of-variables contract) instead of those with a log-det.
+    """
     pairs = []
     for iname in INTEGRATORS.names():
         integ = INTEGRATORS.get(iname)()
         for lname in LIKELIHOODS.names():
-            if LIKELIHOODS.get(lname)().compatible(integ):
+            est = LIKELIHOODS.get(lname)()
+            if est.surrogate == surrogates and est.compatible(integ):
                 pairs.append((iname, lname))
     return pairs
 
@@ -295,6 +302,11 @@ def policy_cases() -> list[Case]:
         flows.append(Case("flow", i, lk))
         flows += [Case("flow", i, lk, tuple(sorted(v.items()))) for v in VARIANTS.get(i, [])]
     return flows + [Case(m) for m in other_models()]
+
+
+def surrogate_cases() -> list[Case]:
+    """Every flow pair whose ratio is a surrogate (``cfm``), for the tests that need no density."""
+    return [Case("flow", i, lk) for i, lk in flow_pairs(surrogates=True)]
 
 
 def case_params(cases: list[Case]) -> list[Any]:

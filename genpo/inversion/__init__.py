@@ -1,7 +1,8 @@
 """Integrators (noise <-> latent maps) and likelihood estimators (their log-dets)."""
 
-from genpo.inversion import chain, edict, euler, pf_ode, reversible  # noqa: F401  (registers the integrators)
+from genpo.inversion import cfm, chain, edict, euler, pf_ode, reversible  # noqa: F401  (registers the parts)
 from genpo.inversion.base import INTEGRATORS, Integrator, InversionError, batch_jacobian, std_normal_log_prob
+from genpo.inversion.cfm import CFMRatio, NotADensityError
 from genpo.inversion.chain import GaussianChainIntegrator, NoiseHead
 from genpo.inversion.edict import EdictIntegrator
 from genpo.inversion.euler import EulerIntegrator
@@ -21,6 +22,7 @@ __all__ = [
     "INTEGRATORS",
     "LIKELIHOODS",
     "TABLEAUS",
+    "CFMRatio",
     "EdictIntegrator",
     "EulerIntegrator",
     "ExactEstimator",
@@ -31,6 +33,7 @@ __all__ = [
     "JacobianEstimator",
     "LikelihoodEstimator",
     "NoiseHead",
+    "NotADensityError",
     "PFODEIntegrator",
     "ReversibleHeunIntegrator",
     "ReversibleRKIntegrator",

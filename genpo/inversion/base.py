@@ -37,6 +37,8 @@ class Integrator(ABC):
         latent_factor: Latent width / action width (2 for the doubled EDICT latent); see :meth:`latent_width`.
         doubled: Whether the latent is two copies of the action (EDICT, reversible solvers): the
             compression loss applies to it.
+        ode_sampler: Whether the map integrates the velocity field's ODE on the action itself (euler,
+            pf-ode): what the flow-matching surrogate ``cfm`` needs.
         exact_log_det: Whether the integrator computes its log-det itself, exactly, without a
             divergence estimator.
         functorch_compatible: Whether its passes run under ``torch.func`` transforms (``jacrev``);
@@ -47,6 +49,7 @@ class Integrator(ABC):
     name: ClassVar[str]
     latent_factor: ClassVar[int] = 1
     doubled: ClassVar[bool] = False
+    ode_sampler: ClassVar[bool] = False
     exact_log_det: ClassVar[bool] = True
     functorch_compatible: ClassVar[bool] = True
 

@@ -32,6 +32,7 @@ class EulerIntegrator(Integrator):
     """
 
     name = "euler"
+    ode_sampler = True
 
     def __init__(self, steps: int = 5, tol: float | None = None, max_iter: int = 200) -> None:
         super().__init__(steps)

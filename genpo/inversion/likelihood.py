@@ -22,10 +22,13 @@ class LikelihoodEstimator(ABC):
     Attributes:
         name: The registry name.
         exact: Whether the result is exact (up to floating point and solver tolerance).
+        surrogate: Whether it gives a ratio surrogate instead of a log-det (``cfm``): such an estimator
+            has no density; the policy reports its score as ``log_weight`` and refuses ``log_prob``.
     """
 
     name: ClassVar[str]
     exact: ClassVar[bool] = True
+    surrogate: ClassVar[bool] = False
 
     def compatible(self, integrator: Integrator) -> bool:
         """Whether this estimator can work with ``integrator``."""

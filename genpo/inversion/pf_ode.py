@@ -27,6 +27,7 @@ class PFODEIntegrator(Integrator):
     """
 
     name = "pf-ode"
+    ode_sampler = True
     exact_log_det = False
     functorch_compatible = False  # torchdiffeq's autograd.Function has no setup_context
 

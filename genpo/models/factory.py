@@ -8,7 +8,7 @@ from typing import Any
 
 from genpo.inversion.base import INTEGRATORS
 from genpo.inversion.likelihood import LIKELIHOODS
-from genpo.models.flow import FlowPolicy
+from genpo.models.flow import flow_policy
 from genpo.models.gaussian import GaussianPolicy
 from genpo.models.policy import Policy
 from genpo.models.velocity import VELOCITIES
@@ -63,7 +63,7 @@ def _build_flow(
     integ = int_cls(steps=steps, **int_kw)
     estimator = est_cls(**est_kw)
     estimator.check(integ)  # before building a network
-    return FlowPolicy(vel_cls(action_dim, obs_dim, **vel_kw), integ, estimator)
+    return flow_policy(vel_cls(action_dim, obs_dim, **vel_kw), integ, estimator)
 
 
 def _simple_builder(cls: type[Policy]) -> Callable[..., Policy]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from genpo.inversion.base import Integrator, VelocityField
+from genpo.inversion.cfm import CFMRatio
 from genpo.inversion.likelihood import LikelihoodEstimator
 from genpo.models.policy import Policy
 from genpo.models.velocity import VelocityNet
@@ -22,10 +24,14 @@ class FlowPolicy(Policy):
 
     def __init__(self, velocity: VelocityNet, integrator: Integrator, estimator: LikelihoodEstimator) -> None:
         estimator.check(integrator)
-        super().__init__(velocity.obs_dim, velocity.latent_dim, integrator.latent_width(velocity.latent_dim))
+        super().__init__(velocity.obs_dim, velocity.latent_dim, self._latent_width(integrator, estimator, velocity))
         self.velocity, self.integrator, self.estimator = velocity, integrator, estimator
         self.integrator_parts = integrator.make_parts(velocity.obs_dim, velocity.latent_dim)
         self.doubled_latent = integrator.doubled
+
+    @staticmethod
+    def _latent_width(integrator: Integrator, estimator: LikelihoodEstimator, velocity: VelocityNet) -> int:
+        return integrator.latent_width(velocity.latent_dim)
 
     def field(self, obs: Tensor) -> VelocityField:
         """The field every pass for ``obs`` integrates: the bound velocity, conditioned by the integrator."""
@@ -48,3 +54,65 @@ class FlowPolicy(Policy):
 
     def extra_repr(self) -> str:
         return f"integrator={self.integrator.describe()}, likelihood={self.estimator.name}"
+
+
+class CFMFlowPolicy(FlowPolicy):
+    """A flow policy trained with FPO's ratio surrogate (``likelihood='cfm'``): no density at all.
+
+    The latent is ``[a | u | eps]``: the sampled action followed by the ``(tau, eps)`` draws of the CFM
+    loss (see :mod:`genpo.inversion.cfm`). Generating maps the first ``d`` noise columns through the
+    integrator and passes the draws through unchanged, so zero noise still gives the deterministic
+    action and export works as for any flow. :meth:`log_weight` is ``-L_CFM``; :meth:`log_prob` raises.
+
+    Args:
+        velocity: Network ``v(x, t, obs)``; must accept per-row times ``t`` of shape ``[B]`` (``mlp``
+            and ``resmlp`` do).
+        integrator: An ODE sampler (``euler``, ``pf-ode``).
+        estimator: The :class:`~genpo.inversion.cfm.CFMRatio`.
+    """
+
+    is_density = False
+
+    def __init__(self, velocity: VelocityNet, integrator: Integrator, estimator: CFMRatio) -> None:
+        super().__init__(velocity, integrator, estimator)
+        self.ratio = estimator
+
+    @staticmethod
+    def _latent_width(integrator: Integrator, estimator: LikelihoodEstimator, velocity: VelocityNet) -> int:
+        assert isinstance(estimator, CFMRatio)
+        return velocity.latent_dim + estimator.draw_width(velocity.latent_dim)
+
+    def _split(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        d = self.action_dim
+        return z[:, :d], z[:, d:]
+
+    def generate_only(self, obs: Tensor, noise: Tensor) -> Tensor:
+        x0, draws = self._split(noise)
+        return torch.cat([self.integrator.forward(self.field(obs), x0, log_det=False)[0], draws], dim=-1)
+
+    def invert_only(self, obs: Tensor, latent: Tensor) -> Tensor:
+        a, draws = self._split(latent)
+        return torch.cat([self.integrator.inverse(self.field(obs), a, log_det=False)[0], draws], dim=-1)
+
+    def to_action(self, latent: Tensor) -> Tensor:
+        return latent[:, : self.action_dim]
+
+    def log_weight(self, obs: Tensor, latent: Tensor) -> Tensor:
+        """``-L_CFM`` of the latent's action with its stored draws ``[B]`` (a surrogate score, not a log-density)."""
+        self._check("obs", obs, self.obs_dim)
+        self._check("latent", latent, self.latent_dim)
+        return -self.ratio.loss(self.velocity, obs, latent, self.action_dim)
+
+    def sample(self, obs: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Draws ``(action, latent [a | u | eps], -L_CFM)``."""
+        self._check("obs", obs, self.obs_dim)
+        noise = torch.randn(obs.shape[0], self.latent_dim, generator=generator, dtype=obs.dtype, device=obs.device)
+        latent = self.generate_only(obs, noise)
+        return self.to_action(latent), latent, self.log_weight(obs, latent)
+
+
+def flow_policy(velocity: VelocityNet, integrator: Integrator, estimator: LikelihoodEstimator) -> FlowPolicy:
+    """The flow policy class the estimator calls for: :class:`CFMFlowPolicy` for ``cfm``, else :class:`FlowPolicy`."""
+    if isinstance(estimator, CFMRatio):
+        return CFMFlowPolicy(velocity, integrator, estimator)
+    return FlowPolicy(velocity, integrator, estimator)

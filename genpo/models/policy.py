@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -24,11 +25,14 @@ class Policy(nn.Module, ABC):
         action_dim: Action width the environment receives.
         latent_dim: Width of the latent stored in rollouts (``2 * action_dim`` for EDICT).
         doubled_latent: Whether the latent is two copies of the action (the compression loss applies).
+        is_density: Whether :meth:`log_weight` is a log-density (False for ratio surrogates such as FPO's
+            ``cfm``: then there is no entropy, and :meth:`log_prob` refuses).
     """
 
     obs_dim: int
     action_dim: int
     latent_dim: int
+    is_density: ClassVar[bool] = True
 
     def __init__(self, obs_dim: int, action_dim: int, latent_dim: int) -> None:
         super().__init__()
@@ -104,8 +108,16 @@ class Policy(nn.Module, ABC):
         noise, log_det = self.flow_inverse(obs, latent)
         return std_normal_log_prob(noise) + log_det
 
+    def log_weight(self, obs: Tensor, latent: Tensor) -> Tensor:
+        """The per-sample score whose new-minus-old difference is PPO's log-ratio ``[B]``.
+
+        :meth:`log_prob` for every density; a ratio surrogate (``cfm``: minus the flow-matching loss)
+        overrides it.
+        """
+        return self.log_prob(obs, latent)
+
     def sample(self, obs: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """Draws ``(action [B, action_dim], latent [B, latent_dim], log_prob [B])``."""
+        """Draws ``(action [B, action_dim], latent [B, latent_dim], log_weight [B])`` (a log-prob for densities)."""
         self._check("obs", obs, self.obs_dim)
         noise = torch.randn(obs.shape[0], self.latent_dim, generator=generator, dtype=obs.dtype, device=obs.device)
         latent, log_det = self.flow_forward(obs, noise)

@@ -44,7 +44,8 @@ class PolicyConfig:
     steps: int = 5
     """Integration steps K (>= 1)."""
     likelihood: str = "exact"
-    """Likelihood estimator: ``exact``, ``jacobian``, ``hutchinson``, ``trace``."""
+    """Likelihood estimator: ``exact``, ``jacobian``, ``hutchinson``, ``trace``, or ``cfm`` (FPO's ratio
+    surrogate, not a density)."""
     p: float = 0.95
     """EDICT mixing coefficient, in (0, 1)."""
     hidden: list[int] = field(default_factory=lambda: [400, 200, 100])
@@ -244,7 +245,7 @@ def validate(cfg: TrainConfig) -> None:
             "a non-empty list of positive integers",
         )
     # Building a 1-dim policy checks names, pairs and options exactly as the real run will.
-    build_actor(p, obs_dim=1, action_dim=1)
+    actor = build_actor(p, obs_dim=1, action_dim=1)
     _check(_is_num(a.learning_rate) and a.learning_rate > 0, "algo.learning_rate", a.learning_rate, "> 0")
     _check(a.schedule in ("adaptive", "fixed"), "algo.schedule", a.schedule, "one of adaptive, fixed")
     _check(_is_num(a.desired_kl) and a.desired_kl > 0, "algo.desired_kl", a.desired_kl, "> 0")
@@ -270,6 +271,11 @@ def validate(cfg: TrainConfig) -> None:
     ):
         val = getattr(a, name)
         _check(_is_num(val) and val >= 0 and val == val, f"algo.{name}{flag}", val, "a finite number >= 0")
+    if not actor.is_density and a.entropy_coef > 0:
+        raise ConfigError(
+            f"algo.entropy_coef must be 0 with likelihood {p.likelihood!r}: a ratio surrogate has no log-density "
+            f"to estimate an entropy from, got {a.entropy_coef!r}"
+        )
     if r.max_iterations is None and r.total_steps is None:
         raise ConfigError("set a budget: run.max_iterations or run.total_steps")
     if r.max_iterations is not None:

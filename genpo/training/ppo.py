@@ -50,6 +50,7 @@ class PPO:
         self.lr_rule = AdaptiveLR(desired_kl=cfg.desired_kl) if cfg.schedule == "adaptive" else None
         policy = ac.policy
         self.compress = cfg.compress_coef > 0 and policy.doubled_latent
+        self.score_name = "log-probability" if policy.is_density else "CFM surrogate score"
 
     def set_learning_rate(self, lr: float) -> None:
         self.learning_rate = lr
@@ -63,14 +64,18 @@ class PPO:
         n = 0
         for _ in range(cfg.num_epochs):
             for mb in storage.minibatches(cfg.num_minibatches):
-                new_log_prob = policy.log_prob(mb["obs"], mb["latents"])
-                check_finite(new_log_prob, "log-probability in the update", iteration)
+                # A log-prob for densities; minus the CFM loss for FPO's surrogate (policy.is_density False).
+                new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
+                check_finite(new_log_prob, self.score_name + " in the update", iteration)
                 adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
                 pg_loss, info = clipped_surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
                 values = ac.value(mb["critic_obs"])
                 v_loss = value_loss(values, mb["values"], mb["returns"], cfg.clip_param if cfg.value_clip else None)
-                entropy = entropy_estimate(new_log_prob)
-                loss = pg_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
+                loss = pg_loss + cfg.value_coef * v_loss
+                entropy = None
+                if policy.is_density:  # a surrogate score is no log-density: no entropy estimate from it
+                    entropy = entropy_estimate(new_log_prob)
+                    loss = loss - cfg.entropy_coef * entropy
                 comp = torch.zeros((), device=loss.device)
                 if self.compress:
                     noise = torch.randn_like(mb["latents"])
@@ -92,13 +97,16 @@ class PPO:
                 step_stats = {
                     "losses/policy_loss": pg_loss.item(),
                     "losses/value_loss": v_loss.item(),
-                    "losses/entropy": entropy.item(),
                     "losses/compression": comp.item(),
                     "losses/approx_kl": info["approx_kl"].item(),
                     "losses/sample_kl": float(kl),
                     "losses/clipfrac": info["clipfrac"].item(),
                     "losses/grad_norm": grad_norm.item(),
                 }
+                if entropy is not None:
+                    step_stats["losses/entropy"] = entropy.item()
+                else:
+                    step_stats["losses/cfm_loss"] = -new_log_prob.detach().mean().item()
                 for k, v in step_stats.items():
                     sums[k] = sums.get(k, 0.0) + v
                 n += 1
