@@ -18,8 +18,8 @@ def plot(
     ),
     out: Path | None = typer.Option(None, "--out", help="Where figures and tables go (default: the first folder)."),
     smooth: int = typer.Option(5, "--smooth", help="Moving-average window (iterations) of the return curves."),
-    checkpoint: str | None = typer.Option(
-        None, "--checkpoint", "--load", help="plot actions: checkpoint file or run folder."
+    checkpoint: list[str] = typer.Option(
+        [], "--checkpoint", "--load", help="plot actions: checkpoint file or run folder (repeatable)."
     ),
     obs: str | None = typer.Option(
         None, "--obs", help="plot actions: observation as comma-separated numbers (default: the env's start)."
@@ -36,15 +36,16 @@ def plot(
 
     [bold]genpo plot actions --checkpoint RUN_FOLDER [--obs 0,0,0] [--out DIR][/]
     (a 2-D histogram of 2,000 sampled actions; on builtin:MultiGoal also the share of samples at each optimum)
+
+    [bold]genpo plot actions ABLATION_DIR --out DIR[/]  (every run's newest checkpoint: one figure each, a grid
+    of all, and actions.csv / actions.md with the modes each setting holds across seeds)
     """
     console = Console()
     paths = list(paths or [])
     if paths[:1] == ["actions"]:
-        if len(paths) > 1:
-            raise ConfigError(f"plot actions takes no folders (use --checkpoint), got {' '.join(paths[1:])}")
-        _plot_actions(console, checkpoint, obs, out, samples, radius, seed)
+        _plot_actions(console, paths[1:], checkpoint, obs, out, samples, radius, seed)
         return
-    if checkpoint is not None or obs is not None:
+    if checkpoint or obs is not None:
         raise ConfigError("--checkpoint and --obs belong to 'genpo plot actions'")
     if not paths:
         raise ConfigError("name run folders (or an ablation's folder), or use 'genpo plot actions'")
@@ -68,41 +69,68 @@ def plot(
 
 
 def _plot_actions(
-    console: Console, checkpoint: str | None, obs: str | None, out: Path | None, n: int, radius: float, seed: int
+    console: Console,
+    folders: list[str],
+    checkpoints: list[str],
+    obs: str | None,
+    out: Path | None,
+    n: int,
+    radius: float,
+    seed: int,
 ) -> None:
     from genpo.training.api import locate_checkpoint
-    from genpo.workbench.actions import MODE_SHARE, mode_shares, modes_held, sample_actions
-    from genpo.workbench.plots import action_histogram
+    from genpo.training.checkpoint import checkpoints_in
+    from genpo.workbench.actions import MODE_SHARE, mode_shares, row_for, sample_actions, write_table
+    from genpo.workbench.plots import action_grid, action_histogram
+    from genpo.workbench.runs import find_runs
 
-    if checkpoint is None:
-        raise ConfigError("plot actions needs --checkpoint FILE_OR_RUN_FOLDER")
+    if not checkpoints and not folders:
+        raise ConfigError("plot actions needs --checkpoint FILE_OR_RUN_FOLDER (or run folders to search)")
     if n < 1:
         raise ConfigError(f"--samples must be >= 1, got {n}")
     if not radius > 0:
         raise ConfigError(f"--radius must be > 0, got {radius}")
-    path = locate_checkpoint(checkpoint, "logs")
+    paths = [locate_checkpoint(c, "logs") for c in checkpoints]
     try:
-        sample = sample_actions(path, obs, n, seed)
-    except GenpoError:
-        raise
-    except ValueError as exc:
+        runs = find_runs([Path(f) for f in folders]) if folders else []
+    except ValueError as exc:  # a folder that does not exist
         raise ConfigError(str(exc)) from None
-    dest = out or Path(path).parent / "actions"
-    obs_text = ", ".join(f"{x:.3g}" for x in sample.obs)
-    title = f"{Path(path).parent.name}/{Path(path).name}\n{n} actions at obs ({obs_text})"
-    if sample.optima is not None:
-        shares = mode_shares(sample.actions, sample.optima, radius)
-        held = modes_held(shares)
-        title += (
-            f"\nshare within {radius:g} of each optimum: {', '.join(f'{s:.0%}' for s in shares)}; modes held {held}"
-        )
-        console.print(
-            f"share of samples within {radius:g} of each optimal action: {', '.join(f'{s:.3f}' for s in shares)}; "
-            f"modes holding >= {MODE_SHARE:.0%}: {held}",
-            highlight=False,
-        )
-    paths = action_histogram(
-        sample.actions, dest, f"actions_{Path(path).stem}", title, sample.low, sample.high, sample.optima
-    )
-    for p in paths:
-        console.print(f"figure: {p}", highlight=False)
+    paths += [ckpts[-1] for d in runs if (ckpts := checkpoints_in(d))]
+    if not paths:
+        raise ConfigError(f"no checkpoint (model_<iteration>.pt) under {', '.join(folders)}")
+    rows, panels = [], []
+    for path in paths:
+        try:
+            sample = sample_actions(path, obs, n, seed)
+        except GenpoError:
+            raise
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        dest = out or Path(path).parent / "actions"
+        obs_text = ", ".join(f"{x:.3g}" for x in sample.obs)
+        title = f"{Path(path).parent.name}/{Path(path).name}\n{n} actions at obs ({obs_text})"
+        shares = None
+        if sample.optima is not None:
+            shares = mode_shares(sample.actions, sample.optima, radius)
+            share_text = ", ".join(f"{s:.0%}" for s in shares)
+            title += f"\nwithin {radius:g} of each optimum: {share_text}"
+            console.print(
+                f"{path}: share of samples within {radius:g} of each optimal action: "
+                f"{', '.join(f'{s:.3f}' for s in shares)}; modes holding >= {MODE_SHARE:.0%}: "
+                f"{int((shares >= MODE_SHARE).sum())}",
+                highlight=False,
+            )
+        row = row_for(Path(path), shares)
+        rows.append(row)
+        kwargs = {"actions": sample.actions, "low": sample.low, "high": sample.high, "optima": sample.optima}
+        panels.append((row.group, row.seed, kwargs))
+        stem = f"actions_{Path(path).parent.name}_{Path(path).stem}"
+        for p in action_histogram(sample.actions, dest, stem, title, sample.low, sample.high, sample.optima):
+            console.print(f"figure: {p}", highlight=False)
+    if out is not None and len(paths) > 1:
+        title = f"{n} sampled actions at the start observation of each run (red: optimal actions)"
+        for p in action_grid(panels, out, "actions_grid", title):
+            console.print(f"figure: {p}", highlight=False)
+        table = write_table(rows, out, radius)
+        if table:
+            console.print(table, highlight=False, markup=False)

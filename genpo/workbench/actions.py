@@ -84,3 +84,68 @@ def mode_shares(actions: np.ndarray, optima: np.ndarray, radius: float) -> np.nd
 def modes_held(shares: np.ndarray, threshold: float = MODE_SHARE) -> int:
     """Number of optima holding at least ``threshold`` of the samples."""
     return int((shares >= threshold).sum())
+
+
+@dataclass
+class ActionRow:
+    """Mode statistics of one checkpoint (``shares`` is ``None`` where the env names no optima)."""
+
+    checkpoint: Path
+    group: str
+    seed: int
+    shares: np.ndarray | None
+
+    @property
+    def near_any(self) -> float | None:
+        """Share of samples within the radius of some optimum (the balls are disjoint for MultiGoal's r)."""
+        return None if self.shares is None else float(self.shares.sum())
+
+    @property
+    def held(self) -> int | None:
+        return None if self.shares is None else modes_held(self.shares)
+
+
+def row_for(checkpoint: Path, shares: np.ndarray | None) -> ActionRow:
+    """Labels a checkpoint with its run's group and seed (as ``genpo plot`` groups runs)."""
+    from genpo.workbench.runs import read_run
+
+    try:
+        rec = read_run(checkpoint.parent)
+        group, seed = rec.group, rec.seed
+    except ValueError:
+        group, seed = checkpoint.parent.name, 0
+    return ActionRow(checkpoint, group, seed, shares)
+
+
+def write_table(rows: list[ActionRow], out: Path, radius: float) -> str:
+    """``actions.csv`` (one row per checkpoint) and ``actions.md`` (per group); returns the markdown."""
+    import csv
+
+    from genpo.workbench.stats import mean_std
+
+    rows = [r for r in rows if r.shares is not None]
+    if not rows:
+        return ""
+    k = max(len(r.shares) for r in rows)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "actions.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["setting", "seed", *[f"share_{i}" for i in range(k)], "near_any", "modes_held", "checkpoint"])
+        for r in rows:
+            w.writerow([r.group, r.seed, *[f"{s:.4f}" for s in r.shares], f"{r.near_any:.4f}", r.held, r.checkpoint])
+    lines = [
+        f"| setting | seeds | modes holding >= {MODE_SHARE:.0%} (per seed) | share within {radius:g} of an optimum "
+        "(mean ± std) | largest mode's share (mean ± std) |",
+        "|---|---|---|---|---|",
+    ]
+    for group in dict.fromkeys(r.group for r in rows):
+        members = sorted((r for r in rows if r.group == group), key=lambda r: r.seed)
+        near = mean_std([r.near_any for r in members])
+        top = mean_std([float(r.shares.max()) for r in members])
+        held = ", ".join(str(r.held) for r in members)
+        lines.append(
+            f"| {group} | {len(members)} | {held} | {near[0]:.2f} ± {near[1]:.2f} | {top[0]:.2f} ± {top[1]:.2f} |"
+        )
+    text = "\n".join(lines) + "\n"
+    (out / "actions.md").write_text(text)
+    return text

@@ -104,6 +104,49 @@ def action_histogram(
     """A 2-D histogram of the first two action dimensions (a 1-D one for 1-D actions); optima as crosses."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.4, 4.8))
+    draw_actions(fig, ax, actions, title, low, high, optima, bins)
+    fig.tight_layout()
+    paths = save(fig, out, stem)
+    plt.close(fig)
+    return paths
+
+
+def action_grid(panels: list[tuple[str, int, dict]], out: Path, stem: str, title: str) -> list[Path]:
+    """Several action histograms: one row per setting, one column per seed (``panels``: group, seed, kwargs)."""
+    plt = _pyplot()
+    groups = list(dict.fromkeys(g for g, _, _ in panels))
+    cols = max(sum(g == grp for g, _, _ in panels) for grp in groups)
+    fig, axes = plt.subplots(len(groups), cols, figsize=(2.6 * cols, 2.6 * len(groups)), squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for r, grp in enumerate(groups):
+        members = sorted(((s, kw) for g, s, kw in panels if g == grp), key=lambda m: m[0])
+        for c, (seed, kw) in enumerate(members):
+            ax = axes[r][c]
+            ax.set_visible(True)
+            draw_actions(fig, ax, title=f"{grp} s{seed}", colorbar=False, legend=False, **kw)
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    paths = save(fig, out, stem)
+    plt.close(fig)
+    return paths
+
+
+def draw_actions(
+    fig,
+    ax,
+    actions: np.ndarray,
+    title: str,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
+    optima: np.ndarray | None = None,
+    bins: int = 60,
+    colorbar: bool = True,
+    legend: bool = True,
+) -> None:
+    """Draws one action histogram into ``ax``."""
     if actions.shape[1] == 1:
         ax.hist(actions[:, 0], bins=bins, color="tab:blue")
         ax.set_xlabel("action")
@@ -117,15 +160,13 @@ def action_histogram(
             pad = 0.1 * (high[:2] - low[:2])
             rng = [[low[0] - pad[0], high[0] + pad[0]], [low[1] - pad[1], high[1] + pad[1]]]
         h = ax.hist2d(actions[:, 0], actions[:, 1], bins=bins, range=rng, cmap="viridis", cmin=1)
-        fig.colorbar(h[3], ax=ax, label="samples")
+        if colorbar:
+            fig.colorbar(h[3], ax=ax, label="samples")
         if optima is not None:
             ax.scatter(optima[:, 0], optima[:, 1], marker="x", color="red", s=60, label="optimal actions")
-            ax.legend(fontsize=7, loc="upper right")
+            if legend:
+                ax.legend(fontsize=7, loc="upper right")
         ax.set_xlabel("action[0]")
         ax.set_ylabel("action[1]")
         ax.set_aspect("equal")
     ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    paths = save(fig, out, stem)
-    plt.close(fig)
-    return paths

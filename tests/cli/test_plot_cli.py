@@ -52,6 +52,7 @@ def test_plot_groups_plain_train_runs_by_run_name(tmp_path, one_thread):
         ([], "name run folders"),
         (["/nonexistent/folder"], "does not exist"),
         (["actions"], "needs --checkpoint"),
+        (["actions", "/nonexistent/folder"], "does not exist"),
         (["actions", "--checkpoint", "/nonexistent.pt"], "does not exist"),
         (["some/dir", "--checkpoint", "x"], "belong to 'genpo plot actions'"),
     ],
@@ -75,7 +76,7 @@ def test_plot_actions_writes_a_figure_for_every_family(tmp_path, one_thread, pol
     assert done.exit_code == 0, done.output
     assert "modes holding >= 10%" in done.output
     for ext in ("png", "svg"):
-        assert (out / f"actions_model_1.{ext}").stat().st_size > 1000
+        assert (out / f"actions_{result.run_dir.name}_model_1.{ext}").stat().st_size > 1000
 
 
 def test_plot_actions_at_a_given_observation(tmp_path, one_thread):
@@ -86,6 +87,24 @@ def test_plot_actions_at_a_given_observation(tmp_path, one_thread):
                                     "--out", str(out), "--samples", "500"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "modes holding" not in done.output  # PointMass names no optima
-    assert (out / "actions_model_1.png").is_file()
+    assert (out / f"actions_{result.run_dir.name}_model_1.png").is_file()
     bad = CliRunner().invoke(app, ["plot", "actions", "--checkpoint", str(result.run_dir), "--obs", "1,2"])
     assert bad.exit_code == 2 and "--obs must have 6 numbers" in bad.output
+
+
+def test_plot_actions_over_folders_tabulates_modes_per_setting(tmp_path, one_thread):
+    for seed in (1, 2):
+        train(tmp_path, "builtin:MultiGoal", 1, seed=seed, run_name=f"g_s{seed}", policy={"model": "gaussian"})
+    out = tmp_path / "actions"
+    done = CliRunner().invoke(app, ["plot", "actions", str(tmp_path / "logs"), "--out", str(out), "--samples", "400"])
+    assert done.exit_code == 0, done.output
+    with (out / "actions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["setting"], r["seed"]) for r in rows] == [("g", "1"), ("g", "2")]
+    for r in rows:  # near_any is the sum of the per-optimum shares; modes_held counts those >= 10%
+        shares = [float(r[f"share_{i}"]) for i in range(4)]
+        assert float(r["near_any"]) == pytest.approx(sum(shares), abs=1e-3)
+        assert int(r["modes_held"]) == sum(s >= 0.1 for s in shares)
+    table = (out / "actions.md").read_text()
+    assert table.splitlines()[2].startswith("| g | 2 | ")
+    assert (out / "actions_grid.png").is_file() and (out / "actions_grid.svg").is_file()
