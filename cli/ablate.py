@@ -65,6 +65,9 @@ def ablate(
     config: Path | None = typer.Option(
         None, "--config", help="YAML file: the base configuration of every cell.", rich_help_panel=RUN_PANEL
     ),
+    preset: str | None = typer.Option(
+        None, "--preset", help="Recipe of every cell (e.g. mujoco-ppo).", rich_help_panel=RUN_PANEL
+    ),
     episodes: int = typer.Option(
         10, "--episodes", help="Deterministic evaluation episodes at the end of each cell.", rich_help_panel=RUN_PANEL
     ),
@@ -99,7 +102,7 @@ def ablate(
 
     console = Console()
     try:
-        base = base_config(env, num_envs, total_steps, config)
+        base = base_config(env, num_envs, total_steps, config, preset)
         ablation = plan(out, setting, vary, parse_seeds(seeds), base, episodes)
         options = parse_options(launcher_option)
         if smooth < 1:

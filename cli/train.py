@@ -87,7 +87,8 @@ def train(
     preset: str | None = typer.Option(
         None,
         "--preset",
-        help="Hyperparameter preset for the task (e.g. 'paper' for the GenPO paper's IsaacLab tasks).",
+        help="Hyperparameter preset: 'mujoco-ppo' (CleanRL's MuJoCo PPO recipe, any task) or 'paper' "
+        "(the GenPO paper's IsaacLab tasks).",
         rich_help_panel=ENV_PANEL,
     ),
     model: str | None = typer.Option(

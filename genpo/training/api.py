@@ -136,7 +136,8 @@ def resolve_config(
     Args:
         config: A YAML path, a nested dict or a :class:`TrainConfig`.
         overrides: Keyword overrides (see :func:`nest_overrides`).
-        preset: A task preset name (e.g. ``paper`` for the GenPO paper's IsaacLab tasks).
+        preset: A recipe of :mod:`genpo.training.presets` (``mujoco-ppo``, any task) or a task preset
+            (``paper`` for the GenPO paper's IsaacLab tasks).
         checkpoint_config: The configuration of a checkpoint being resumed.
 
     Raises:
@@ -146,9 +147,22 @@ def resolve_config(
     over = _budget_rule(nest_overrides(overrides or {}))
     try:
         cfg = TrainConfig()
+        recipe = None
         if preset is not None:
-            from genpo.envs.isaaclab_presets import preset_overrides
+            from genpo.training.presets import recipe_overrides
 
+            recipe = recipe_overrides(preset)
+        if recipe is not None:
+            cfg = TrainConfig.from_dict(recipe, cfg)
+        elif preset is not None:
+            from genpo.envs.isaaclab_presets import PRESET_KINDS, preset_overrides
+            from genpo.training.presets import RECIPES
+
+            if preset not in PRESET_KINDS:
+                raise ConfigError(
+                    f"unknown preset {preset!r}; choose one of: {', '.join(RECIPES)} (any task), "
+                    f"{', '.join(PRESET_KINDS)} (IsaacLab tasks)"
+                )
             task = (
                 over.get("env", {}).get("id")
                 or (file_data.get("env") or {}).get("id")

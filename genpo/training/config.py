@@ -16,6 +16,7 @@ import yaml
 from genpo.errors import ConfigError
 
 DEFAULT_ENV = "gym:InvertedPendulum-v5"
+SCHEDULES = ("adaptive", "fixed", "linear")
 
 
 @dataclass
@@ -67,7 +68,8 @@ class AlgoConfig:
     learning_rate: float = 5e-4
     """Initial Adam learning rate (> 0)."""
     schedule: str = "adaptive"
-    """``adaptive`` (KL-driven, rsl_rl's rule) or ``fixed``."""
+    """``adaptive`` (KL-driven, rsl_rl's rule), ``fixed``, or ``linear`` (CleanRL's: from ``learning_rate`` to 0
+    at the end of the invocation's budget)."""
     desired_kl: float = 0.01
     """Target KL of the adaptive schedule (> 0)."""
     num_epochs: int = 5
@@ -94,6 +96,9 @@ class AlgoConfig:
     """Gradient-norm clip (> 0)."""
     normalize_advantage: bool = True
     """Normalize advantages per minibatch."""
+    normalize_reward: bool = False
+    """Scale rewards by the running std of the discounted return, clipped to [-10, 10] (CleanRL's
+    ``NormalizeReward``); its statistics are saved with the run and restored on resume."""
 
 
 @dataclass
@@ -247,7 +252,8 @@ def validate(cfg: TrainConfig) -> None:
     # Building a 1-dim policy checks names, pairs and options exactly as the real run will.
     actor = build_actor(p, obs_dim=1, action_dim=1)
     _check(_is_num(a.learning_rate) and a.learning_rate > 0, "algo.learning_rate", a.learning_rate, "> 0")
-    _check(a.schedule in ("adaptive", "fixed"), "algo.schedule", a.schedule, "one of adaptive, fixed")
+    _check(isinstance(a.normalize_reward, bool), "algo.normalize_reward", a.normalize_reward, "true or false")
+    _check(a.schedule in SCHEDULES, "algo.schedule", a.schedule, f"one of {', '.join(SCHEDULES)}")
     _check(_is_num(a.desired_kl) and a.desired_kl > 0, "algo.desired_kl", a.desired_kl, "> 0")
     for name in ("num_epochs", "num_minibatches", "steps_per_env"):
         val = getattr(a, name)

@@ -53,3 +53,46 @@ class RunningNormalizer(nn.Module):
         """Normalizes ``x`` with the current statistics (in ``x``'s dtype)."""
         mean, std = self.mean.to(x.dtype), (self.var + self.eps).sqrt().to(x.dtype)
         return ((x - mean) / std).clamp(-self.clip, self.clip)
+
+
+class RewardNormalizer(nn.Module):
+    """Reward scaling by the running std of the discounted return (CleanRL's / Gymnasium's ``NormalizeReward``).
+
+    Each sub-environment keeps its discounted return ``G = gamma * G + r`` (reset where an episode
+    ended); the reward the learner sees is ``r / sqrt(var(G) + eps)``, clipped to ``[-clip, clip]``.
+    The statistics and ``G`` are buffers, so the state is saved with a run and restored on resume.
+
+    Args:
+        num_envs: Sub-environments (width of ``G``).
+        gamma: Discount of ``G`` (the algorithm's gamma).
+        eps: Added to the variance.
+        clip: Scaled rewards are clipped to ``[-clip, clip]``.
+    """
+
+    def __init__(self, num_envs: int, gamma: float, eps: float = 1e-8, clip: float = 10.0) -> None:
+        super().__init__()
+        self.gamma, self.eps, self.clip = gamma, eps, clip
+        self.stats = RunningNormalizer(1, eps=eps, clip=float("inf"))
+        self.register_buffer("discounted", torch.zeros(num_envs, dtype=torch.float64))
+
+    @torch.no_grad()
+    def forward(self, reward: Tensor, done: Tensor, all_reduce: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """Folds this step's rewards ``[N]`` into ``G`` and its statistics; returns the scaled rewards.
+
+        Args:
+            reward: Raw rewards of this step.
+            done: ``terminated | truncated`` of this step (``G`` restarts after it).
+            all_reduce: Sums over processes in a distributed run (the statistics stay identical).
+        """
+        self.discounted.mul_(self.gamma).add_(reward.to(torch.float64))
+        self.stats.update(self.discounted[:, None], all_reduce)
+        scaled = reward / (self.stats.var[0] + self.eps).sqrt().to(reward.dtype)
+        self.discounted.masked_fill_(done.to(self.discounted.device), 0.0)
+        return scaled.clamp(-self.clip, self.clip)
+
+    def load_state_dict(self, state: dict[str, Tensor], strict: bool = True, assign: bool = False):  # type: ignore[override]
+        """Restores the statistics; a different number of environments restarts ``G`` (episodes restart too)."""
+        state = dict(state)
+        if state.get("discounted") is not None and state["discounted"].shape != self.discounted.shape:
+            state["discounted"] = torch.zeros_like(self.discounted)
+        return super().load_state_dict(state, strict=strict, assign=assign)

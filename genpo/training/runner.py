@@ -22,6 +22,7 @@ from genpo.training.checkpoint import CheckpointError, save_checkpoint
 from genpo.training.config import TrainConfig, build_actor, save_yaml
 from genpo.training.distributed import DistInfo, all_reduce_sum, broadcast_module
 from genpo.training.logger import RunLogger
+from genpo.training.normalizer import RewardNormalizer
 from genpo.training.ppo import PPO, NonFiniteError, check_finite
 from genpo.training.storage import RolloutStorage
 
@@ -225,6 +226,10 @@ class Trainer:
             cfg.policy.normalize_obs,
         ).to(self.device)
         self.ppo = PPO(self.ac, cfg.algo)
+        self.reward_norm = (
+            RewardNormalizer(e.num_envs, cfg.algo.gamma).to(self.device) if cfg.algo.normalize_reward else None
+        )
+        self.anneal_end = 0  # env step where the linear schedule reaches 0 (set by train)
         self.iteration = 0
         self.global_step = 0
         self._resumed_env_state: dict[str, Any] | None = None
@@ -247,6 +252,8 @@ class Trainer:
         self.ppo.set_learning_rate(float(ckpt["learning_rate"]))
         self.iteration = int(ckpt["iteration"])
         self.global_step = int(ckpt["global_step"])
+        if self.reward_norm is not None and ckpt.get("reward_norm") is not None:
+            self.reward_norm.load_state_dict(ckpt["reward_norm"])
         if self.dist.world_size == 1:
             set_rng_state(ckpt["rng"])
             self._resumed_env_state = ckpt.get("env_state")
@@ -278,6 +285,7 @@ class Trainer:
                 "critic_obs": self.env.critic_observation_dim,
             },
             "env_state": env_state,
+            "reward_norm": None if self.reward_norm is None else self.reward_norm.state_dict(),
         }
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -304,17 +312,22 @@ class Trainer:
         if self.asymmetric:
             self.ac.critic_obs_norm.update(critic_obs, all_reduce_sum)
 
+    @property
+    def steps_per_iteration(self) -> int:
+        """Env steps of one iteration, all ranks."""
+        return self.cfg.algo.steps_per_env * self.env.num_envs * self.dist.world_size
+
     def planned_iterations(self) -> int:
         r = self.cfg.run
         if r.total_steps is not None:
-            per_iter = self.cfg.algo.steps_per_env * self.env.num_envs * self.dist.world_size
-            return max(1, -(-r.total_steps // per_iter))
+            return max(1, -(-r.total_steps // self.steps_per_iteration))
         assert r.max_iterations is not None
         return r.max_iterations
 
     def train(self, run_dir: Path | None = None) -> TrainResult:
         """Runs the planned iterations; writes logs and checkpoints to ``run_dir`` on rank 0."""
         n_iter = self.planned_iterations()
+        self.anneal_end = self.global_step + n_iter * self.steps_per_iteration
         if run_dir is not None and self.dist.is_main:
             save_yaml(self.cfg, run_dir / "params" / "config.yaml")
         logger = RunLogger(
@@ -387,7 +400,10 @@ class Trainer:
         value = ac.value(critic_n)
         next_obs, reward, terminated, truncated, extras = self.env.step(action)
         info.watch(next_obs, reward, log_prob)
-        reward = self._bootstrap_time_outs(reward.to(self.device, torch.float32), value, terminated, truncated, extras)
+        reward = reward.to(self.device, torch.float32)
+        if self.reward_norm is not None:  # before the bootstrap: V is learned in the scaled units
+            reward = self.reward_norm(reward, terminated | truncated, all_reduce_sum)
+        reward = self._bootstrap_time_outs(reward, value, terminated, truncated, extras)
         storage.add(obs_n, critic_n, latent, log_prob, value, reward, (terminated | truncated).float())
         next_critic = self._observe(next_obs, extras)
         self._update_normalizers(next_obs, next_critic)
@@ -412,6 +428,9 @@ class Trainer:
 
     def _update(self, storage: RolloutStorage, it: int) -> dict[str, float]:
         torch.set_num_threads(self.update_threads)
+        if self.cfg.algo.schedule == "linear":  # CleanRL's annealing: 1 - (steps done) / (budget), per iteration
+            frac = 1.0 - self.global_step / max(self.anneal_end, 1)
+            self.ppo.set_learning_rate(self.cfg.algo.learning_rate * frac)
         stats = self.ppo.update(storage, it)
         storage.clear()
         return stats
@@ -419,7 +438,7 @@ class Trainer:
     def _advance(self, it: int) -> int:
         """Counts iteration ``it`` as done; returns its env steps (all ranks)."""
         self.iteration = it
-        step_count = self.cfg.algo.steps_per_env * self.env.num_envs * self.dist.world_size
+        step_count = self.steps_per_iteration
         self.global_step += step_count
         return step_count
 

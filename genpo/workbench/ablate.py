@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from genpo.errors import ConfigError
-from genpo.training.config import TrainConfig, load_yaml
+from genpo.training.config import TrainConfig
 from genpo.workbench.grid import Grid, build_grid
 from genpo.workbench.runner import LAUNCHERS, CellRun, run_cells
 from genpo.workbench.runs import find_runs, read_cell, read_run
@@ -32,20 +32,23 @@ class AblationPlan:
 
 
 def base_config(
-    env: str | None, num_envs: int | None, total_steps: int | None, config_file: Path | None
+    env: str | None,
+    num_envs: int | None,
+    total_steps: int | None,
+    config_file: Path | None,
+    preset: str | None = None,
 ) -> TrainConfig:
-    """defaults < ``--config`` file < the ablation's own options (every cell then applies its overrides)."""
-    cfg = TrainConfig()
-    if config_file is not None:
-        cfg = TrainConfig.from_dict(load_yaml(config_file), cfg)
-    data: dict[str, dict[str, Any]] = {"env": {}, "run": {}}
+    """defaults < ``--preset`` < ``--config`` file < the ablation's own options (then each cell's overrides)."""
+    from genpo.training.api import resolve_config
+
+    overrides: dict[str, Any] = {}
     if env is not None:
-        data["env"]["id"] = env
+        overrides["env.id"] = env
     if num_envs is not None:
-        data["env"]["num_envs"] = num_envs
+        overrides["env.num_envs"] = num_envs
     if total_steps is not None:
-        data["run"].update(total_steps=total_steps, max_iterations=None)
-    return TrainConfig.from_dict(data, cfg)
+        overrides.update({"run.total_steps": total_steps, "run.max_iterations": None})
+    return resolve_config(config_file, overrides, preset=preset)
 
 
 def _canonical(data: Any) -> Any:

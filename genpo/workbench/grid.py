@@ -59,9 +59,15 @@ def resolve_field(name: str) -> str:
 def parse_value(text: str) -> Any:
     """A YAML scalar or flow list/mapping (``5``, ``0.01``, ``true``, ``edict``, ``[64, 64]``)."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"cannot read value {text!r}: {exc}") from None
+    if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string; users mean the number
+        try:
+            return float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+        except ValueError:
+            return value
+    return value
 
 
 def split_values(text: str) -> list[str]:

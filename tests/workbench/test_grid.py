@@ -44,6 +44,7 @@ def test_values_are_yaml_and_lists_survive_commas():
     assert parse_vary("steps=1,5,10") == ("policy.steps", [1, 5, 10])
     assert parse_vary("policy.hidden=[64, 64],[256,256]") == ("policy.hidden", [[64, 64], [256, 256]])
     assert parse_vary("compress_coef=0,0.01") == ("algo.compress_coef", [0, 0.01])
+    assert parse_vary("lr=3e-4,1e-3,edict") == ("algo.learning_rate", [3e-4, 1e-3, "edict"])
     assert parse_setting('genpo=integrator=edict "likelihood=exact" p=0.9') == (
         "genpo",
         {"policy.integrator": "edict", "policy.likelihood": "exact", "policy.p": 0.9},
