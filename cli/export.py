@@ -19,6 +19,11 @@ def export(
         None, "--output", "-o", help="Destination folder (default: <run folder>/exported)."
     ),
     logdir: str = typer.Option("logs", "--logdir", help="Where 'latest' looks for runs."),
+    plugin: list[str] = typer.Option(
+        [],
+        "--plugin",
+        help="Module the checkpoint may import (its dotted parts or run.plugins); repeatable.",
+    ),
 ) -> None:
     """Export policy.pt / policy.onnx (obs -> action, zero noise) and policy_stochastic.* ((obs, noise) -> action)."""
     from genpo.training import api
@@ -28,7 +33,7 @@ def export(
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     path = api.locate_checkpoint(checkpoint, logdir)
-    ac, _ = api.load(path)
+    ac, _ = api.load(path, plugins=plugin)
     out_dir = output or Path(path).parent / "exported"
     for f in export_policy(ac, out_dir, fmt):
         console.print(f"wrote {f}", highlight=False)

@@ -1,7 +1,12 @@
-"""``genpo list``: every registered part with a one-line description."""
+"""``genpo list``: every registered part with a one-line description and where it comes from.
+
+Installed ``genpo.plugins`` entry points are loaded here (an installed plug-in is trusted), so their
+parts appear with their distribution as origin; ``--plugin MODULE`` imports a module first.
+"""
 
 from __future__ import annotations
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -24,14 +29,21 @@ def registries() -> dict[str, object]:
 
 
 @app.command("list")
-def list_parts() -> None:
+def list_parts(
+    plugin: list[str] = typer.Option([], "--plugin", help="Import this module first (repeatable)."),
+) -> None:
     """List models, velocity networks, integrators, likelihood estimators and environment backends."""
+    from genpo.plugins import import_plugins
+
     console = Console()
+    import_plugins(plugin)
     for title, reg in registries().items():
+        reg.load_plugins()
         table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
         table.add_column("name", style="bold cyan", no_wrap=True)
         table.add_column("description")
+        table.add_column("origin", style="dim")
         for entry in reg.entries():
-            table.add_row(entry.name, entry.description)
+            table.add_row(entry.name, entry.description, entry.origin)
         console.print(table)
         console.print()

@@ -24,6 +24,11 @@ def play(
     seed: int = typer.Option(10_000, "--seed", help="Seed of the evaluation environments."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
     logdir: str = typer.Option("logs", "--logdir", help="Where 'latest' looks for runs."),
+    plugin: list[str] = typer.Option(
+        [],
+        "--plugin",
+        help="Module the checkpoint may import (its dotted parts or run.plugins); repeatable.",
+    ),
 ) -> None:
     """Evaluate a trained policy and print the mean ± std episode return."""
     from genpo.training import api
@@ -32,7 +37,7 @@ def play(
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     path = api.locate_checkpoint(checkpoint, logdir, env)
-    ac, cfg = api.load(path, device=device)
+    ac, cfg = api.load(path, device=device, env=env, plugins=plugin)
     env_id = env or cfg.env.id
     mode = "deterministic" if deterministic else "stochastic"
     if video:  # first: a machine that cannot render fails before the evaluation's work

@@ -45,6 +45,7 @@ OPTION_FIELDS: dict[str, tuple[str, str]] = {
     "device": ("run", "device"),
     "run_name": ("run", "run_name"),
     "logdir": ("run", "logdir"),
+    "plugin": ("run", "plugins"),
 }
 
 
@@ -154,6 +155,12 @@ def train(
         None, "--run-name", "--run_name", help="Suffix of the run folder.", rich_help_panel=RUN_PANEL
     ),
     logdir: str | None = typer.Option(None, help="Root of run folders (default: logs).", rich_help_panel=RUN_PANEL),
+    plugin: list[str] | None = typer.Option(
+        None,
+        "--plugin",
+        help="Import this module first (it may register parts by name); recorded as run.plugins. Repeatable.",
+        rich_help_panel=RUN_PANEL,
+    ),
     resume: bool = typer.Option(
         False,
         "--resume",
@@ -219,6 +226,7 @@ def train(
         device=device,
         run_name=run_name,
         logdir=logdir,
+        plugin=plugin or None,
     )
     if resume and checkpoint is not None:
         raise ConfigError("use either --resume or --checkpoint, not both")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -106,7 +106,13 @@ class Integrator(ABC):
         return f"{self.name}(steps={self.steps})"
 
 
-INTEGRATORS: Registry[type[Integrator]] = Registry("integrator")
+def _integrator_interface() -> Any:
+    from genpo.plugins import Interface
+
+    return Interface(Integrator)
+
+
+INTEGRATORS: Registry[type[Integrator]] = Registry("integrator", "integrator", _integrator_interface)
 
 
 def std_normal_log_prob(x: Tensor) -> Tensor:

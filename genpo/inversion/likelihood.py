@@ -7,7 +7,7 @@ the observations, and a noise or latent batch, and returns the mapped batch with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -180,7 +180,13 @@ class HutchinsonEstimator(_DivergenceEstimator):
         return div
 
 
-LIKELIHOODS: Registry[type[LikelihoodEstimator]] = Registry("likelihood estimator")
+def _likelihood_interface() -> Any:
+    from genpo.plugins import Interface
+
+    return Interface(LikelihoodEstimator)
+
+
+LIKELIHOODS: Registry[type[LikelihoodEstimator]] = Registry("likelihood estimator", "likelihood", _likelihood_interface)
 LIKELIHOODS.add("exact", ExactEstimator, "the integrator's own exact log-det (EDICT: closed form, one inverse pass)")
 LIKELIHOODS.add("jacobian", JacobianEstimator, "brute-force log|det| of the whole K-step map (torch.func.jacrev)")
 LIKELIHOODS.add("hutchinson", HutchinsonEstimator, "pf-ode divergence by Skilling–Hutchinson probes (stochastic)")

@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from genpo.errors import PluginError
 from genpo.inversion.base import INTEGRATORS
 from genpo.inversion.likelihood import LIKELIHOODS
 from genpo.models.flow import flow_policy
@@ -14,7 +15,14 @@ from genpo.models.policy import Policy
 from genpo.models.velocity import VELOCITIES
 from genpo.registry import Registry
 
-MODELS: Registry[Callable[..., Policy]] = Registry("model")
+
+def _model_interface() -> Any:
+    from genpo.plugins import Interface
+
+    return Interface(Policy, factory_ok=True)
+
+
+MODELS: Registry[Callable[..., Policy]] = Registry("model", "model", _model_interface)
 
 
 def accepted(fn: Callable[..., Any]) -> set[str]:
@@ -127,4 +135,9 @@ def make_policy(
             p=p,
             **options,
         )
-    return build(obs_dim, action_dim, **options)
+    if inspect.isclass(build):  # a Policy subclass named by dotted path or entry point
+        build = _simple_builder(build)
+    policy = build(obs_dim, action_dim, **options)
+    if not isinstance(policy, Policy):
+        raise PluginError(f"model {model!r} returned a {type(policy).__name__}, not a genpo.models.Policy")
+    return policy

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -253,6 +254,12 @@ class ResMLPVelocity(MLPVelocity):
         self.act = nn.Identity()
 
 
-VELOCITIES: Registry[type[VelocityNet]] = Registry("velocity network")
+def _velocity_interface() -> Any:
+    from genpo.plugins import Interface
+
+    return Interface(VelocityNet, ("forward",))
+
+
+VELOCITIES: Registry[type[VelocityNet]] = Registry("velocity network", "velocity", _velocity_interface)
 VELOCITIES.add("mlp", MLPVelocity, "MLP on concat(latent, obs, time embedding), Mish, [400, 200, 100] (the authors')")
 VELOCITIES.add("resmlp", ResMLPVelocity, "residual MLP: LayerNorm pre-activation blocks of width 256")

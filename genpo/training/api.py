@@ -15,6 +15,7 @@ cause raises a :class:`~genpo.errors.GenpoError` naming configuration fields, be
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from rich.console import Console
 from torch import Tensor
 
 from genpo.errors import ConfigError, GenpoError, RunFolderError
+from genpo.plugins import check_checkpoint_imports, imports_of
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import load_checkpoint, resolve_checkpoint
 from genpo.training.config import DEFAULT_ENV, SECTIONS, TrainConfig, load_yaml
@@ -242,6 +244,9 @@ def prepare(
             path = find_resume_checkpoint(checkpoint or "latest", config, overrides, resume)
             ckpt = load_checkpoint(path)
         cfg = resolve_config(config, overrides, preset=preset, checkpoint_config=ckpt["config"] if ckpt else None)
+        if ckpt is not None:  # what the checkpoint names is data: import only what the user names too
+            named = set(imports_of(config_layer(config))) | set(imports_of(nest_overrides(overrides)))
+            check_checkpoint_imports(cfg.to_dict(), named, repr(str(path)))
         cfg.validate()
     except GenpoError:
         raise
@@ -333,7 +338,12 @@ def train(
 
 
 def load(
-    checkpoint: str | Path = "latest", *, device: str = "cpu", logdir: str | Path = "logs", env: str | None = None
+    checkpoint: str | Path = "latest",
+    *,
+    device: str = "cpu",
+    logdir: str | Path = "logs",
+    env: str | None = None,
+    plugins: Iterable[str] = (),
 ) -> tuple[ActorCritic, TrainConfig]:
     """Loads a trained actor-critic (eval mode) and its configuration.
 
@@ -341,7 +351,9 @@ def load(
         checkpoint: A checkpoint file, a run folder (its newest checkpoint) or ``latest`` (under ``logdir``).
         device: Where the module goes.
         logdir: Where ``latest`` looks.
-        env: With ``latest``, the newest run of this environment id (default: of any).
+        env: With ``latest``, the newest run of this environment id (default: of any); the environment
+            that will be used instead of the checkpoint's.
+        plugins: Modules the checkpoint may import (see :func:`genpo.plugins.check_checkpoint_imports`).
 
     Returns:
         ``(actor_critic, config)``; ``actor_critic.act_deterministic(raw_obs)`` acts on raw observations.
@@ -352,7 +364,7 @@ def load(
     from genpo.training.loading import actor_critic_from_checkpoint
 
     path = locate_checkpoint(checkpoint, logdir, env)
-    cfg, ac, _ = actor_critic_from_checkpoint(path, device)
+    cfg, ac, _ = actor_critic_from_checkpoint(path, device, plugins=plugins, env_id=env)
     return ac, cfg
 
 
@@ -366,6 +378,7 @@ def evaluate(
     device: str = "cpu",
     logdir: str | Path = "logs",
     config: TrainConfig | None = None,
+    plugins: Iterable[str] = (),
 ) -> Tensor:
     """Returns of ``episodes`` whole episodes (one per parallel environment), as ``genpo play`` reports them.
 
@@ -378,6 +391,7 @@ def evaluate(
         device: Device of the policy and environments.
         logdir: Where ``latest`` looks.
         config: The training configuration when ``policy`` is a module (for the env id and options).
+        plugins: Modules a checkpoint may import (see :func:`load`).
 
     Raises:
         ConfigError: Bad episode count, unknown environment, or dimensions that do not fit.
@@ -390,7 +404,7 @@ def evaluate(
     if isinstance(policy, ActorCritic):
         ac, cfg = policy, config or TrainConfig()
     else:
-        ac, cfg = load(policy, device=device, logdir=logdir, env=env)
+        ac, cfg = load(policy, device=device, logdir=logdir, env=env, plugins=plugins)
     env_id = env or cfg.env.id
     try:
         venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)

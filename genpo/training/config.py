@@ -126,6 +126,11 @@ class RunConfig:
 
     One is the safe default on small CPUs: with another busy process on the cores, two OpenMP threads
     made the update 7x slower here (docs/benchmarks.md)."""
+    plugins: list[str] = field(default_factory=list)
+    """Modules to import before anything is built (``--plugin``): their import registers parts by name.
+
+    A checkpoint that lists modules here is rebuilt only where they are named again (``--plugin``) or
+    installed as ``genpo.plugins`` entry points."""
 
 
 @dataclass
@@ -232,11 +237,21 @@ def _is_num(x: Any) -> bool:
 
 def validate(cfg: TrainConfig) -> None:
     """See :meth:`TrainConfig.validate`."""
-    from genpo.envs import parse_env_id
+    from genpo.envs import DOTTED, load_env_factory, parse_env_id
     from genpo.models.velocity import ACTIVATIONS
+    from genpo.plugins import import_plugins
 
     e, p, a, r = cfg.env, cfg.policy, cfg.algo, cfg.run
-    parse_env_id(e.id)
+    _check(
+        isinstance(r.plugins, (list, tuple)) and all(isinstance(m, str) for m in r.plugins),
+        "run.plugins",
+        r.plugins,
+        "a list of module names",
+    )
+    import_plugins(r.plugins)
+    backend, task = parse_env_id(e.id)
+    if backend == DOTTED:
+        load_env_factory(task)
     _check(_is_int(e.num_envs) and e.num_envs >= 1, "env.num_envs", e.num_envs, "an integer >= 1")
     _check(_is_int(p.steps) and p.steps >= 1, "policy.steps", p.steps, "an integer >= 1")
     _check(_is_num(p.p) and 0 < p.p < 1, "policy.p", p.p, "in the open interval (0, 1)")
