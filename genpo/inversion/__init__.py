@@ -1,6 +1,12 @@
 """Integrators (noise <-> latent maps) and likelihood estimators (their log-dets)."""
 
-from genpo.inversion import cfm, chain, edict, euler, pf_ode, reversible  # noqa: F401  (registers the parts)
+# Registration order is the order `genpo list` and error messages show: the original members first.
+from genpo.inversion import edict, euler, pf_ode  # noqa: F401  (registers the parts)
+
+# isort: split
+from genpo.inversion import cfm, chain, reversible  # noqa: F401
+
+# isort: split
 from genpo.inversion.base import INTEGRATORS, Integrator, InversionError, batch_jacobian, std_normal_log_prob
 from genpo.inversion.cfm import CFMRatio, NotADensityError
 from genpo.inversion.chain import GaussianChainIntegrator, NoiseHead

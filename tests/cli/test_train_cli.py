@@ -64,6 +64,31 @@ def test_every_integrator_estimator_pair_trains(tmp_path, tiny_config, integrato
     assert ckpt["iteration"] == 2 and ckpt["global_step"] == 2 * 2 * 8
 
 
+@pytest.mark.parametrize(
+    ("integrator", "likelihood", "options"),
+    [
+        ("gaussian-chain", "exact", {"noise": "learned", "sigma_min": 0.05, "sigma_max": 0.3}),
+        ("reversible-rk", "exact", {"tableau": "midpoint", "lam": 0.99}),
+        ("euler", "cfm", {"mc_samples": 4}),
+    ],
+)
+def test_zoo_options_train_and_bad_ones_are_refused(tmp_path, tiny_config, integrator, likelihood, options, train):
+    """The newer members' options reach them from a config file; a wrong value is refused before any work."""
+    cfg = yaml.safe_load(tiny_config.read_text())
+    cfg["policy"]["options"] = options
+    tiny_config.write_text(yaml.safe_dump(cfg))
+    proc = train("--integrator", integrator, "--likelihood", likelihood)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    saved = yaml.safe_load((_run_dir(tmp_path) / "params" / "config.yaml").read_text())
+    assert saved["policy"]["options"] == options
+    key = next(iter(options))
+    cfg["policy"]["options"] = {key: "nonsense"}
+    tiny_config.write_text(yaml.safe_dump(cfg))
+    bad = train("--integrator", integrator, "--likelihood", likelihood, "--run-name", "bad")
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert key in bad.stdout + bad.stderr
+
+
 @pytest.mark.parametrize("model", ["gaussian", "nsf", "maf"])
 def test_baseline_and_normflows_models_train(tmp_path, model, train):
     proc = train("--model", model)

@@ -7,14 +7,21 @@ import pytest
 from genpo.training.config import TrainConfig
 from genpo.training.runner import Trainer
 
+POLICIES = {
+    "gaussian": {"model": "gaussian"},
+    "flow": {"model": "flow"},  # edict, K=5, p=0.95, exact likelihood: the paper's defaults
+    "gaussian-chain": {"integrator": "gaussian-chain", "options": {"noise": "learned"}},  # ReinFlow-style
+    "cfm": {"integrator": "euler", "likelihood": "cfm"},  # FPO
+}
+
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["gaussian", "flow"])
+@pytest.mark.parametrize("model", list(POLICIES))
 def test_inverted_pendulum_return_rises(model):
     cfg = TrainConfig.from_dict(
         {
             "env": {"id": "gym:InvertedPendulum-v5", "num_envs": 8},
-            "policy": {"model": model},  # flow = edict, K=5, p=0.95, exact likelihood: the paper's defaults
+            "policy": POLICIES[model],
             "run": {"max_iterations": 30, "seed": 1},
         }
     )
