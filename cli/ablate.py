@@ -115,7 +115,7 @@ def ablate(
     except ValueError as exc:  # a validator below the workbench
         raise ConfigError(str(exc)) from None
     console.print(f"summary: {out / 'summary.md'}", highlight=False)
-    console.print((out / "summary.md").read_text(), highlight=False, markup=False)
+    console.print((out / "summary.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     for path in report["figures"]:
         console.print(f"figure: {path}", highlight=False)
     if state == "interrupted":

@@ -18,6 +18,7 @@ def registries() -> dict[str, object]:
     from genpo.envs import ENV_BACKENDS
     from genpo.inversion import INTEGRATORS, LIKELIHOODS
     from genpo.models import MODELS, VELOCITIES
+    from genpo.workbench.runner import LAUNCHERS
 
     return {
         "models (--model)": MODELS,
@@ -25,6 +26,7 @@ def registries() -> dict[str, object]:
         "integrators (--integrator)": INTEGRATORS,
         "likelihood estimators (--likelihood)": LIKELIHOODS,
         "environment backends (--env PREFIX:ID)": ENV_BACKENDS,
+        "ablation launchers (genpo ablate --launcher)": LAUNCHERS,
     }
 
 

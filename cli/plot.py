@@ -63,7 +63,7 @@ def plot(
     dest = out or Path(paths[0])
     report = write_report(runs, dest, window=smooth)
     console.print(f"{len(runs)} run folders; tables in {dest}", highlight=False)
-    console.print((dest / "summary.md").read_text(), highlight=False, markup=False)
+    console.print((dest / "summary.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     for path in report["figures"]:
         console.print(f"figure: {path}", highlight=False)
 
@@ -133,4 +133,4 @@ def _plot_actions(
             console.print(f"figure: {p}", highlight=False)
         table = write_table(rows, out, radius)
         if table:
-            console.print(table, highlight=False, markup=False)
+            console.print(table, highlight=False, markup=False, soft_wrap=True)
