@@ -132,11 +132,13 @@ def act(
     repeats: int = typer.Option(20, "--repeats", min=1, help="Timed calls per row (at least 0.2 s)."),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads."),
 ) -> None:
-    """Deterministic-action latency: EDICT flow (K steps) vs Gaussian, eager and exported (TorchScript)."""
+    """Deterministic-action latency: EDICT flow (K steps) vs Gaussian, eager, TorchScript and ONNX (onnxruntime)."""
     from rich.table import Table
 
     from genpo.benchmarks import act as bench
 
+    if not bench.onnxruntime_available():
+        Console().print("note: onnxruntime is not installed, no ONNX rows (pip install 'genpo[export]')")
     rows = bench.run(obs_dim, action_dim, steps, tuple(_ints(batches, "--batch")), repeats, threads)
     table = Table(title=f"action latency, obs {obs_dim}, action {action_dim}, K={steps}, {threads} thread(s)")
     for col in ("model", "mode", "batch", "median ms", "× gaussian"):

@@ -1,7 +1,12 @@
-"""``genpo bench act``: action latency of a flow policy vs the Gaussian baseline, eager and exported."""
+"""``genpo bench act``: action latency of a flow policy vs the Gaussian baseline, eager and exported.
+
+Exported files are timed where deployments run them: the TorchScript file in torch, the ONNX file in
+onnxruntime (when installed: ``pip install 'genpo[export]'``).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import tempfile
 import time
@@ -50,6 +55,22 @@ def make_actor_critic(model: str, obs_dim: int, action_dim: int, steps: int) -> 
     return ac
 
 
+def onnxruntime_available() -> bool:
+    """Whether the ONNX rows can be measured here."""
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def onnx_session(path: str, threads: int = 1) -> Callable[[object], object]:
+    """An onnxruntime CPU session of an exported ``policy.onnx``, as ``obs (numpy) -> action (numpy)``."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    return lambda obs: sess.run(["action"], {"obs": obs})[0]
+
+
 @torch.no_grad()
 def run(
     obs_dim: int = 17,
@@ -58,18 +79,28 @@ def run(
     batches: tuple[int, ...] = (1, 4096),
     repeats: int = 20,
     threads: int = 1,
+    onnx: bool | None = None,
 ) -> list[ActRow]:
-    """Measures deterministic-action latency for ``flow`` (EDICT) and ``gaussian``, eager and TorchScript."""
+    """Measures deterministic-action latency for ``flow`` (EDICT) and ``gaussian``.
+
+    Modes: ``eager`` (PyTorch), ``torchscript`` (the exported ``policy.pt`` in torch) and ``onnx`` (the
+    exported ``policy.onnx`` in onnxruntime; ``onnx=None`` measures it when onnxruntime is installed).
+    """
     torch.set_num_threads(threads)
+    onnx = onnxruntime_available() if onnx is None else onnx
     rows = []
     for model in ("gaussian", "flow"):
         ac = make_actor_critic(model, obs_dim, action_dim, steps)
         with tempfile.TemporaryDirectory() as tmp, ac.policy.static_parameters():
             scripted = torch.jit.load(str(export_policy(ac, tmp, "torchscript")[0]))
+            ort_run = onnx_session(str(export_policy(ac, tmp, "onnx")[0]), threads) if onnx else None
             for batch in batches:
                 obs = torch.randn(batch, obs_dim)
                 rows.append(
                     ActRow(model, "eager", batch, _median_ms(lambda o=obs, m=ac: m.act_deterministic(o), repeats))
                 )
                 rows.append(ActRow(model, "torchscript", batch, _median_ms(lambda o=obs, s=scripted: s(o), repeats)))
+                if ort_run is not None:
+                    o_np = obs.numpy()
+                    rows.append(ActRow(model, "onnx", batch, _median_ms(lambda o=o_np, f=ort_run: f(o), repeats)))
     return rows

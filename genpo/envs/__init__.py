@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from genpo.envs.base import EpisodeTracker, VecEnv
-from genpo.errors import ConfigError, PluginError
+from genpo.errors import ConfigError, GenpoError, PluginError
 from genpo.registry import Registry
 
 
@@ -77,13 +77,22 @@ def make_env(env_id: str, num_envs: int = 1, *, seed: int | None = None, device:
 
     A factory path ``pkg.mod:make_env`` is called as ``make_env(num_envs=..., seed=..., device=..., **options)``
     (a :class:`VecEnv` subclass with that constructor works too) and must return a :class:`VecEnv`.
+
+    Raises:
+        ConfigError: An unknown id, a task genpo cannot drive (e.g. discrete actions) or a bad option: the
+            backends' ``ValueError`` messages, as the error every caller (and the CLI) reports.
     """
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
         raise ConfigError(f"num_envs must be an integer >= 1, got {num_envs!r}")
     backend, task = parse_env_id(env_id)
-    if backend != DOTTED:
-        return ENV_BACKENDS.get(backend)(task, num_envs=num_envs, seed=seed, device=device, **options)
-    env = load_env_factory(task)(num_envs=num_envs, seed=seed, device=device, **options)
+    try:
+        if backend != DOTTED:
+            return ENV_BACKENDS.get(backend)(task, num_envs=num_envs, seed=seed, device=device, **options)
+        env = load_env_factory(task)(num_envs=num_envs, seed=seed, device=device, **options)
+    except GenpoError:
+        raise
+    except ValueError as exc:  # the backends' own checks (unknown task, discrete actions, bad option)
+        raise ConfigError(str(exc)) from None
     if not isinstance(env, VecEnv):
         raise PluginError(f"environment factory {task!r} returned a {type(env).__name__}, not a genpo.envs.VecEnv")
     env.env_id = env.env_id or env_id

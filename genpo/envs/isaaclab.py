@@ -47,14 +47,24 @@ import torch
 from torch import Tensor
 
 from genpo.envs.base import EpisodeTracker, StepResult, VecEnv
+from genpo.errors import GenpoError
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = (
-    "IsaacLab is not installed. Install IsaacLab 3.0 with `bash ci/install_isaaclab.sh` (PyPI only, no Isaac "
+INSTALL_HINT_FIX = (
+    "Install IsaacLab 3.0 with `bash ci/install_isaaclab.sh` (PyPI only, no Isaac "
     "Sim needed), or see docs/isaaclab.md for the exact steps and for IsaacLab 2.x with Isaac Sim."
 )
+INSTALL_HINT = f"IsaacLab is not installed. {INSTALL_HINT_FIX}"
 LOCAL_ASSETS_ENV = "GENPO_ISAACLAB_LOCAL_ASSETS"
+
+
+class IsaacLabUnavailable(GenpoError, RuntimeError):
+    """IsaacLab, or a runtime a task needs, is not installed or does not import; the message says how to fix it."""
+
+    exit_code = 2
+
+
 """``1`` builds the offline asset root in the default cache folder; a path builds it there; unset/``0``: off."""
 
 # IsaacLab 2.x id -> IsaacLab 3.x id (None: the task was removed in 3.0). Read from isaaclab_tasks' changelog
@@ -528,10 +538,12 @@ def _make_v3(
 ) -> tuple[Any, Callable[[], None], str]:
     """Builds an IsaacLab 3.x env with a kit-less launch; returns ``(env, stop_runtime, resolved task id)``."""
     import gymnasium as gym
-    import isaaclab_tasks  # noqa: F401  (registers the task ids with gymnasium)
-    from isaaclab.app import launch_simulation
-    from isaaclab.sim import SimulationContext
-    from isaaclab_tasks.utils import parse_env_cfg
+
+    with _importing_isaaclab():
+        import isaaclab_tasks  # noqa: F401  (registers the task ids with gymnasium)
+        from isaaclab.app import launch_simulation
+        from isaaclab.sim import SimulationContext
+        from isaaclab_tasks.utils import parse_env_cfg
 
     if SimulationContext.instance() is not None:
         raise RuntimeError(
@@ -548,16 +560,41 @@ def _make_v3(
         cfg_hook(cfg)
     blockers = runtime_blockers(cfg)
     if blockers:
-        raise RuntimeError(f"IsaacLab task {task!r} cannot run here: {'; '.join(blockers)}")
+        raise IsaacLabUnavailable(f"IsaacLab task {task!r} cannot run here: {'; '.join(blockers)}")
 
     stack = contextlib.ExitStack()
     stack.enter_context(launch_simulation(cfg, {"device": device, "headless": headless}))
     try:
         env = gym.make(task, cfg=cfg)
+    except ImportError as exc:
+        stack.close()
+        raise IsaacLabUnavailable(_missing_module_message(task, exc, asset_blockers(cfg))) from None
     except BaseException:
         stack.close()
         raise
     return env, stack.close, task
+
+
+@contextlib.contextmanager
+def _importing_isaaclab() -> Any:
+    """Turns a failing import of an installed IsaacLab into the install hint with the import error."""
+    try:
+        yield
+    except Exception as exc:  # ImportError, or whatever a broken installation raises while importing
+        raise IsaacLabUnavailable(
+            f"IsaacLab is installed but does not import ({type(exc).__name__}: {exc}). {INSTALL_HINT_FIX}"
+        ) from None
+
+
+def _missing_module_message(task: str, exc: ImportError, assets: list[str]) -> str:
+    """Why building ``task`` failed on a missing module, and the likely fix."""
+    msg = f"IsaacLab task {task!r} needs the module {exc.name or str(exc)!r}, which is not installed ({exc})"
+    if assets:
+        msg += (
+            f"; it reads {'; '.join(assets[:3])}. Use the offline asset root: set {LOCAL_ASSETS_ENV}=1 "
+            "(or the env option local_assets=true), see docs/isaaclab.md"
+        )
+    return msg
 
 
 def _make_v2(
@@ -573,7 +610,8 @@ def _make_v2(
     """Builds an IsaacLab 2.x env: Isaac Sim's ``AppLauncher`` first, then the task (not run by this project)."""
     if overrides:
         raise ValueError("overrides (Hydra-style presets) need IsaacLab 3.x")
-    from isaaclab.app import AppLauncher
+    with _importing_isaaclab():
+        from isaaclab.app import AppLauncher
 
     launcher = AppLauncher({"headless": headless, "device": device})
     app = launcher.app
@@ -637,15 +675,17 @@ def make_isaaclab_env(
         The environment; ``close()`` it before making another IsaacLab environment in the same process.
 
     Raises:
-        RuntimeError: When IsaacLab is not installed (the message says how to install it), when the task needs
-            a runtime that is not installed (Isaac Sim for PhysX), or when another IsaacLab env is open.
+        IsaacLabUnavailable: When IsaacLab is not installed or does not import (the message says how to install
+            it and shows the import error), or the task needs a runtime or module that is not installed
+            (Isaac Sim for PhysX, omni.client for remote assets).
+        RuntimeError: When another IsaacLab env is open in this process.
         ValueError: For an unknown task id (close matches are named) or a bad option.
     """
     generation = isaaclab_generation()
     if generation is None:
-        raise RuntimeError(INSTALL_HINT)
+        raise IsaacLabUnavailable(INSTALL_HINT)
     if importlib.util.find_spec("isaaclab_tasks") is None:
-        raise RuntimeError(f"isaaclab is installed but isaaclab_tasks is not. {INSTALL_HINT}")
+        raise IsaacLabUnavailable(f"isaaclab is installed but isaaclab_tasks is not. {INSTALL_HINT_FIX}")
     device = _normalize_device(device)
     if isinstance(overrides, str):
         raise TypeError(f"overrides must be a list of 'key=value' strings, not the bare string {overrides!r}")

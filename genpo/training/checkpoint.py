@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from genpo.errors import ConfigError
+from genpo.training.files import atomic_files, describe_os_error, ensure_folder, remove_orphans
 
 FORMAT_VERSION = 1
 CHECKPOINT_RE = re.compile(r"^model_(\d+)\.pt$")
+# What every genpo checkpoint holds, and the type each entry must have (a crafted file fails here, named).
+REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "model_state": dict,
+    "config": dict,
+    "iteration": int,
+    "global_step": int,
+    "optimizer_state": dict,
+    "learning_rate": (int, float),
+    "rng": dict,
+}
 
 
 class CheckpointError(ConfigError):
@@ -23,39 +32,70 @@ class CheckpointError(ConfigError):
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     """Writes ``payload`` to ``path`` through a temporary file in the same folder and an atomic rename.
 
-    A crash mid-write leaves the previous file (if any) intact.
+    A crash mid-write leaves the previous file (if any) intact; leftovers of killed writers in the folder
+    are removed first. The file gets the mode a plain write would give (the umask's), not ``0600``.
+
+    Raises:
+        RunFolderError: The folder cannot be created or written (the message names it and says why).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format_version": FORMAT_VERSION, **payload}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    ensure_folder(path.parent, "run folder")
+    remove_orphans(path.parent)
+    with atomic_files([path]) as (tmp,):
+        torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
     return path
 
 
+def non_finite_tensors(state: dict[str, Any]) -> list[str]:
+    """Names of the floating-point tensors in a state dict that hold NaN or infinity."""
+    return [
+        name
+        for name, t in state.items()
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+
+
+def _check_payload(data: Any, path: Path) -> None:
+    where = repr(str(path))
+    if not isinstance(data, dict) or "model_state" not in data or "config" not in data:
+        raise CheckpointError(f"{where} is not a genpo checkpoint (no model_state/config)")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {where} has format version {data.get('format_version')!r}; this genpo reads {FORMAT_VERSION}"
+        )
+    for key, kind in REQUIRED.items():
+        value = data.get(key)
+        if value is None or isinstance(value, bool) or not isinstance(value, kind):
+            got = "missing" if key not in data else f"a {type(value).__name__}"
+            raise CheckpointError(f"checkpoint {where} is damaged: entry {key!r} is {got}")
+    if data["iteration"] < 0 or data["global_step"] < 0:
+        raise CheckpointError(f"checkpoint {where} is damaged: negative iteration or global_step")
+    bad = non_finite_tensors(data["model_state"])
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise CheckpointError(
+            f"checkpoint {where} holds non-finite (NaN or inf) parameters in {shown}; "
+            "refusing to use it (resume from an earlier checkpoint of the run)"
+        )
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Reads a checkpoint with ``torch.load(weights_only=True)``; ``CheckpointError`` says what is wrong."""
+    """Reads a checkpoint with ``torch.load(weights_only=True)``; ``CheckpointError`` says what is wrong.
+
+    Refuses files that are unreadable, not genpo checkpoints, missing an entry, or hold non-finite
+    parameters (a policy with NaN weights must not play, export or resume), naming the tensor.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        with open(path, "rb") as f:
+            data = torch.load(f, map_location=map_location, weights_only=True)
+    except OSError as exc:  # permission denied, I/O error: not a damaged file
+        raise CheckpointError(describe_os_error(exc, path, "read the checkpoint")) from None
     except Exception as exc:  # truncated, corrupt, or not a torch file
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable (truncated or corrupt?): {exc}") from None
-    if not isinstance(data, dict) or "model_state" not in data or "config" not in data:
-        raise CheckpointError(f"{str(path)!r} is not a genpo checkpoint (no model_state/config)")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} has format version {data.get('format_version')!r}; "
-            f"this genpo reads {FORMAT_VERSION}"
-        )
+    _check_payload(data, path)
     return data
 
 
@@ -85,7 +125,16 @@ def find_latest(logdir: str | Path, env_name: str | None = None) -> Path:
 
 
 def resolve_checkpoint(spec: str, logdir: str | Path, env_name: str | None = None) -> Path:
-    """``latest`` -> :func:`find_latest`; a run folder -> its newest checkpoint; else the file itself."""
+    """``latest`` -> :func:`find_latest`; a run folder -> its newest checkpoint; else the file itself.
+
+    Also removes what killed writers left in the checkpoint's folder (see :func:`remove_orphans`).
+    """
+    path = _resolve(spec, logdir, env_name)
+    remove_orphans(path.parent)
+    return path
+
+
+def _resolve(spec: str, logdir: str | Path, env_name: str | None) -> Path:
     if spec == "latest":
         return find_latest(logdir, env_name)
     path = Path(spec)

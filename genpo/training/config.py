@@ -187,11 +187,19 @@ def apply_overrides(cfg: TrainConfig, data: dict[str, Any]) -> TrainConfig:
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Reads a YAML config file into a nested dict; clear errors for missing or malformed files."""
+    from genpo.training.files import describe_os_error
+
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a folder; pass a YAML file")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(describe_os_error(exc, path, "read the config file")) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r} is not a text (UTF-8) YAML file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -200,9 +208,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def save_yaml(cfg: TrainConfig, path: str | Path) -> None:
-    """Writes the resolved configuration."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    """Writes the resolved configuration (atomically; ``RunFolderError`` names a folder that cannot be written)."""
+    from genpo.training.files import atomic_files, ensure_folder
+
+    path = Path(path)
+    ensure_folder(path.parent, "folder")
+    with atomic_files([path]) as (tmp,):
+        tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def build_actor(p: PolicyConfig, obs_dim: int, action_dim: int) -> Any:

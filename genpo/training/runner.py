@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 import time
+import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from rich.console import Console
 from torch import Tensor
 
 from genpo.envs import VecEnv, make_env, parse_env_id
+from genpo.errors import GenpoError, RunFailed
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import CheckpointError, save_checkpoint
 from genpo.training.config import TrainConfig, build_actor, save_yaml
@@ -102,6 +104,29 @@ class TrainResult:
     rank: int = 0
     world_size: int = 1
     parameter_checksum: str | None = None
+
+
+class EnvFailed(RunFailed):
+    """The environment's own code raised during a run."""
+
+
+def env_call(env: VecEnv, method: str, iteration: int, *args: Any, **kwargs: Any) -> Any:
+    """Calls ``env.<method>``; an exception from the environment's own code says which env, call and iteration.
+
+    Raises:
+        EnvFailed: Wrapping the environment's exception (kept as ``__cause__`` for debugging).
+    """
+    try:
+        return getattr(env, method)(*args, **kwargs)
+    except GenpoError:
+        raise
+    except Exception as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+        env_id = getattr(env, "env_id", type(env).__name__)
+        raise EnvFailed(
+            f"environment {env_id} raised {type(exc).__name__} in {method}() during iteration {iteration}{where}: {exc}"
+        ) from exc
 
 
 class RolloutInfo:
@@ -302,7 +327,7 @@ class Trainer:
             self.console.print(
                 "[yellow]note:[/] this environment backend cannot save its state: episodes restart on resume"
             )
-        obs, extras = self.env.reset(seed=self.cfg.run.seed + self.dist.rank)
+        obs, extras = env_call(self.env, "reset", self.iteration, seed=self.cfg.run.seed + self.dist.rank)
         return obs, self._observe(obs, extras)
 
     def _update_normalizers(self, obs: Tensor, critic_obs: Tensor) -> None:
@@ -385,20 +410,20 @@ class Trainer:
         torch.set_num_threads(1)
         with ac.policy.static_parameters():
             for _ in range(self.cfg.algo.steps_per_env):
-                obs, critic_obs = self._env_step(storage, obs, critic_obs, info)
+                obs, critic_obs = self._env_step(storage, obs, critic_obs, info, it)
             info.check_finite(it)
             storage.compute_returns(ac.value(ac.critic_obs_norm(critic_obs)), self.cfg.algo.gamma, self.cfg.algo.lam)
             info.last_obs_n = ac.obs_norm(obs)
         return obs, critic_obs, info
 
     def _env_step(
-        self, storage: RolloutStorage, obs: Tensor, critic_obs: Tensor, info: RolloutInfo
+        self, storage: RolloutStorage, obs: Tensor, critic_obs: Tensor, info: RolloutInfo, it: int
     ) -> tuple[Tensor, Tensor]:
         ac = self.ac
         obs_n, critic_n = ac.obs_norm(obs), ac.critic_obs_norm(critic_obs)
         action, latent, log_prob = ac.policy.sample(obs_n)
         value = ac.value(critic_n)
-        next_obs, reward, terminated, truncated, extras = self.env.step(action)
+        next_obs, reward, terminated, truncated, extras = env_call(self.env, "step", it, action)
         info.watch(next_obs, reward, log_prob)
         reward = reward.to(self.device, torch.float32)
         if self.reward_norm is not None:  # before the bootstrap: V is learned in the scaled units

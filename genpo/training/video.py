@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from genpo.envs import parse_env_id
-from genpo.errors import RunFailed
+from genpo.errors import ConfigError, RunFailed
 from genpo.training.actor_critic import ActorCritic
+from genpo.training.files import atomic_files, ensure_folder, remove_orphans
 
 
 class VideoError(RunFailed):
@@ -25,9 +26,13 @@ def record_video(
     Needs ``imageio`` with ``imageio-ffmpeg`` (``pip install 'genpo[video]'``) and an OpenGL backend for
     MuJoCo: ``MUJOCO_GL=egl`` on a GPU machine, ``MUJOCO_GL=osmesa`` with ``libosmesa6`` on a CPU machine.
     """
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
+        raise ConfigError(f"the video length (--video-length) must be an integer >= 1, got {max_frames!r}")
     backend, task = parse_env_id(env_id)
     if backend != "gym":
         raise VideoError(f"--video records Gymnasium (MuJoCo) tasks only; {env_id!r} uses the {backend!r} backend")
+    out = Path(out)
+    ensure_folder(out.parent, "video folder", create=False)  # before rendering: an unwritable path fails first
     try:
         import imageio.v2 as imageio
     except ImportError:
@@ -46,25 +51,23 @@ def record_video(
             "(apt-get install libosmesa6)."
         ) from None
     fps = int(env.metadata.get("render_fps", 30))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.mp4")
     frames = 0
     dev = next(ac.parameters()).device
     try:
-        with imageio.get_writer(tmp, fps=fps, macro_block_size=1) as writer:
-            while frames < max_frames:
-                writer.append_data(frame)
-                frames += 1
-                o = ac.obs_norm(torch.as_tensor(obs, dtype=torch.float32, device=dev).reshape(1, -1))
-                act = ac.policy.deterministic_action(o) if deterministic else ac.policy.sample(o)[0]
-                act = act[0].cpu().numpy().clip(env.action_space.low, env.action_space.high)
-                obs, _, terminated, truncated, _ = env.step(act)
-                frame = env.render()
-                if terminated or truncated:
-                    break
-        os.replace(tmp, out)
+        ensure_folder(out.parent, "video folder")
+        remove_orphans(out.parent)
+        with atomic_files([out], suffix=".mp4") as (tmp,):  # ffmpeg picks the container by extension
+            with imageio.get_writer(tmp, fps=fps, macro_block_size=1) as writer:
+                while frames < max_frames:
+                    writer.append_data(frame)
+                    frames += 1
+                    o = ac.obs_norm(torch.as_tensor(obs, dtype=torch.float32, device=dev).reshape(1, -1))
+                    act = ac.policy.deterministic_action(o) if deterministic else ac.policy.sample(o)[0]
+                    act = act[0].cpu().numpy().clip(env.action_space.low, env.action_space.high)
+                    obs, _, terminated, truncated, _ = env.step(act)
+                    frame = env.render()
+                    if terminated or truncated:
+                        break
     finally:
-        tmp.unlink(missing_ok=True)
         env.close()
     return frames

@@ -31,6 +31,10 @@ def test_bench_act_reports_both_models_and_modes():
     out = invoke("bench", "act", "--obs-dim", "3", "--action-dim", "2", "--batch", "1", "--repeats", "1")
     for word in ("gaussian", "flow", "eager", "torchscript"):
         assert word in out
+    from genpo.benchmarks.act import onnxruntime_available
+
+    if onnxruntime_available():  # the exported ONNX file is timed in onnxruntime, where deployments run it
+        assert "onnx" in out
 
 
 def test_bench_train_reports_throughput_per_model():

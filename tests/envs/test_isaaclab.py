@@ -136,11 +136,11 @@ def test_one_environment_per_process(results: dict[str, Any]) -> None:
 def test_clear_errors(results: dict[str, Any]) -> None:
     messages = _get(results, "errors")["messages"]
     assert (
-        messages["Isaac-Cartpol-Direct"].startswith("ValueError")
+        messages["Isaac-Cartpol-Direct"].startswith("ConfigError")
         and "Isaac-Cartpole-Direct" in messages["Isaac-Cartpol-Direct"]
     )
     assert "removed in IsaacLab 3.0" in messages["Isaac-Quadcopter-Direct-v0"]
-    assert messages["IsaacContrib-Lift-Cube-Franka"].startswith("RuntimeError")
+    assert messages["IsaacContrib-Lift-Cube-Franka"].startswith("IsaacLabUnavailable")
     assert "Isaac Sim" in messages["IsaacContrib-Lift-Cube-Franka"]
 
 

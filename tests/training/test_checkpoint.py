@@ -12,7 +12,15 @@ from genpo.training.checkpoint import CheckpointError, find_latest, load_checkpo
 
 
 def payload(i=1):
-    return {"model_state": {"w": torch.ones(2) * i}, "config": {"env": {"id": "x"}}, "iteration": i}
+    return {
+        "model_state": {"w": torch.ones(2) * i},
+        "config": {"env": {"id": "x"}},
+        "iteration": i,
+        "global_step": 10 * i,
+        "optimizer_state": {},
+        "learning_rate": 1e-3,
+        "rng": {},
+    }
 
 
 def test_roundtrip_and_no_temporary_files_left(tmp_path):
@@ -68,3 +76,77 @@ def test_latest_picks_newest_run_and_highest_iteration(tmp_path):
         resolve_checkpoint("latest", tmp_path, "Other-v0")
     with pytest.raises(CheckpointError, match="does not exist"):
         resolve_checkpoint(str(tmp_path / "nope.pt"), tmp_path)
+
+
+def test_files_get_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = save_checkpoint(payload(), tmp_path / "model_1.pt")
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_crafted_checkpoint_missing_an_entry_is_named(tmp_path):
+    for key in ("iteration", "optimizer_state", "rng"):
+        data = {"format_version": 1, **payload()}
+        del data[key]
+        torch.save(data, tmp_path / "crafted.pt")
+        with pytest.raises(CheckpointError, match=f"entry '{key}' is missing"):
+            load_checkpoint(tmp_path / "crafted.pt")
+    torch.save({"format_version": 1, **payload(), "iteration": "7"}, tmp_path / "crafted.pt")
+    with pytest.raises(CheckpointError, match="entry 'iteration' is a str"):
+        load_checkpoint(tmp_path / "crafted.pt")
+
+
+def test_non_finite_parameters_are_refused_naming_the_tensor(tmp_path):
+    bad = payload()
+    bad["model_state"] = {"policy.net.0.weight": torch.tensor([1.0, float("nan")]), "ok": torch.ones(1)}
+    save_checkpoint(bad, tmp_path / "model_1.pt")
+    with pytest.raises(CheckpointError, match=r"non-finite.*policy\.net\.0\.weight") as info:
+        load_checkpoint(tmp_path / "model_1.pt")
+    assert "'ok'" not in str(info.value) and " ok" not in str(info.value)
+    bad["model_state"] = {"obs_norm.var": torch.tensor([float("inf")])}
+    save_checkpoint(bad, tmp_path / "model_2.pt")
+    with pytest.raises(CheckpointError, match=r"obs_norm\.var"):
+        load_checkpoint(tmp_path / "model_2.pt")
+
+
+def test_a_read_permission_error_says_so(tmp_path, monkeypatch):
+    p = save_checkpoint(payload(), tmp_path / "model_1.pt")
+    real_open = open
+
+    def denied(path, *a, **k):
+        if str(path) == str(p):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", denied)
+    with pytest.raises(CheckpointError, match="permission denied") as info:
+        load_checkpoint(p)
+    assert "corrupt" not in str(info.value)
+
+
+def test_orphaned_temporary_files_of_dead_writers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    run = tmp_path / "run"
+    save_checkpoint(payload(1), run / "model_1.pt")
+    orphan = run / f".model_2.pt.{dead_pid}-abcd1234.tmp"
+    live = run / f".model_3.pt.{os.getpid()}-abcd1234.tmp"  # this process: a write in flight
+    legacy_old, legacy_new = run / ".model_4.pt.k2j4h5g6.tmp", run / ".model_5.pt.q9w8e7r6.tmp"
+    user_file = run / ".notes.txt.abc.tmp"  # not a name genpo writes: never touched
+    for f in (orphan, live, legacy_old, legacy_new, user_file):
+        f.write_bytes(b"partial")
+    os.utime(legacy_old, (time.time() - 3600, time.time() - 3600))
+    save_checkpoint(payload(6), run / "model_6.pt")
+    assert not orphan.exists() and not legacy_old.exists()
+    assert live.exists() and legacy_new.exists() and user_file.exists()
+    live.unlink()
+    legacy_new.unlink()
+    orphan.write_bytes(b"partial")
+    assert resolve_checkpoint(str(run), tmp_path) == run / "model_6.pt"  # resuming or playing cleans too
+    assert not orphan.exists()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
+from genpo.errors import RunFolderError
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.config import PolicyConfig, build_actor
-from genpo.training.export import export_policy
+from genpo.training.export import ExportError, export_policy
 
 
 def trained_like_ac(model: str) -> ActorCritic:
@@ -48,6 +51,106 @@ def test_onnx_roundtrip(tmp_path):
     got_sto = ort.InferenceSession(str(sto)).run(None, {"obs": obs.numpy(), "noise": noise.numpy()})[0]
     torch.testing.assert_close(torch.from_numpy(got), torch.from_numpy(expected), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(torch.from_numpy(got_sto), torch.from_numpy(expected_sto), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_is_self_contained_with_normal_modes_and_leaves_nothing_else(tmp_path, fmt):
+    pytest.importorskip("onnxscript", reason="ONNX export comes with the 'export' extra")
+    ac = trained_like_ac("gaussian")
+    old = os.umask(0o022)
+    try:
+        written = export_policy(ac, tmp_path / "out", fmt)
+        export_policy(ac, tmp_path / "out", fmt)  # a re-export replaces the files, adds nothing
+    finally:
+        os.umask(old)
+    ext = "pt" if fmt == "torchscript" else "onnx"
+    assert sorted(os.listdir(tmp_path / "out")) == [f"policy.{ext}", f"policy_stochastic.{ext}"]
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in written)
+
+
+def test_onnx_refusal_names_the_operator_and_writes_nothing(tmp_path):
+    pytest.importorskip("onnxscript", reason="ONNX export comes with the 'export' extra")
+    policy = build_actor(
+        PolicyConfig(model="nsf", options={"hidden": 8, "blocks": 1, "net_blocks": 0, "num_bins": 2}),
+        obs_dim=4,
+        action_dim=2,
+    )
+    ac = ActorCritic(policy, None, [16])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "policy.onnx").write_bytes(b"an older export")
+    with pytest.raises(ExportError, match=r"cannot be exported to ONNX: .*linalg_solve_triangular.*torchscript"):
+        export_policy(ac, tmp_path / "out", "onnx")
+    assert sorted(os.listdir(tmp_path / "out")) == ["policy.onnx"]
+    assert (tmp_path / "out" / "policy.onnx").read_bytes() == b"an older export"
+
+
+def test_output_that_is_a_file_or_unwritable_is_a_clear_error(tmp_path, monkeypatch):
+    ac = trained_like_ac("gaussian")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunFolderError, match="is a file, not a folder"):
+        export_policy(ac, tmp_path / "file", "torchscript")
+    with pytest.raises(RunFolderError, match="a part of that path is a file"):
+        export_policy(ac, tmp_path / "file" / "sub", "torchscript")
+
+    def denied(src, dst):
+        raise PermissionError(13, "Permission denied", str(dst))
+
+    monkeypatch.setattr(os, "replace", denied)
+    with pytest.raises(RunFolderError, match=r"policy\.pt.*permission denied"):
+        export_policy(ac, tmp_path / "out", "torchscript")
+    monkeypatch.undo()
+    assert not (tmp_path / "out").exists()  # the folder the failed export made is gone too
+
+
+class _Recorder:
+    """PointMass (1-D) with two derived observation dims appended; records what the policy saw and did."""
+
+    observation_dim = 5
+
+    def __init__(self) -> None:
+        from genpo.envs.builtin import PointMassEnv
+
+        self.inner = PointMassEnv(3, dim=1, episode_length=5)
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def _widen(self, obs):
+        self.last = torch.cat([obs, obs[:, :2] * 2.0 + 1.0], dim=1)
+        return self.last
+
+    def reset(self, seed=None):
+        obs, extras = self.inner.reset(seed=seed)
+        return self._widen(obs), extras
+
+    def step(self, action):
+        self.seen.append((self.last, action.clone()))
+        obs, *rest = self.inner.step(action)
+        return (self._widen(obs), *rest)
+
+
+def test_a_copied_onnx_file_runs_alone_and_matches_play(tmp_path):
+    import shutil
+
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime comes with the 'export' extra")
+    from genpo.training.evaluate import evaluate  # the loop `genpo play` runs
+
+    torch.manual_seed(0)
+    ac = ActorCritic(build_actor(PolicyConfig(model="flow", hidden=[32, 32]), obs_dim=5, action_dim=1), None, [16])
+    ac.obs_norm.update(torch.randn(500, 5) * 3.0 + 1.0)
+    (det, _) = export_policy(ac.eval(), tmp_path / "exported", "onnx")
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    shutil.copy(det, deploy / "controller.onnx")  # the visible file alone, renamed, the original folder gone
+    shutil.rmtree(tmp_path / "exported")
+    sess = ort.InferenceSession(str(deploy / "controller.onnx"))
+    env = _Recorder()
+    evaluate(ac, env, deterministic=True, seed=3)
+    assert len(env.seen) == 5
+    for obs, action in env.seen:
+        got = torch.from_numpy(sess.run(["action"], {"obs": obs.numpy()})[0])
+        torch.testing.assert_close(got, action, atol=1e-5, rtol=1e-5)
 
 
 def test_unknown_format(tmp_path):

@@ -1,0 +1,275 @@
+"""Bad-input corpus: every fault a user can cause gets a clear message and exit code, and nothing is lost.
+
+Each :class:`Fault` is one command (run in-process through Typer's test runner), the exit code it must give,
+a phrase its message must contain, and a setup. Around each command the whole case folder is snapshotted:
+a refused command must leave every file as it was (nothing written, nothing lost) and print no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from genpo.cli.main import app
+from genpo.envs import ENV_BACKENDS
+from genpo.registry import Entry
+
+TINY = {
+    "policy": {"hidden": [16], "critic_hidden": [16]},
+    "algo": {"steps_per_env": 4, "num_epochs": 1, "num_minibatches": 1},
+}
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """Runs ``genpo ARGS`` in this process; returns the exit code and everything printed."""
+    res = CliRunner().invoke(app, list(args), env={"COLUMNS": "400"})
+    text = res.output
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        text += f"\n{type(res.exception).__name__}: {res.exception}"
+        return 99, text  # an exception escaped the CLI: a traceback for a user
+    return res.exit_code, text
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished tiny PointMass run (a run folder with ``model_1.pt``), shared read-only by the cases."""
+    root = tmp_path_factory.mktemp("trained")
+    (root / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    code, out = invoke(
+        "train", "--env", "builtin:PointMass", "--num-envs", "2", "--max-iterations", "1",
+        "--config", str(root / "tiny.yaml"), "--logdir", str(root / "logs"),
+    )  # fmt: skip
+    assert code == 0, out
+    (ckpt,) = (root / "logs").rglob("model_1.pt")
+    return ckpt
+
+
+def _copy_run(trained: Path, case: Path) -> Path:
+    """A private copy of the trained run folder; returns its checkpoint."""
+    run = case / "run"
+    shutil.copytree(trained.parent, run)
+    return run / trained.name
+
+
+def _tamper(ckpt: Path, edit: Callable[[dict], None]) -> None:
+    data = torch.load(ckpt, weights_only=True)
+    edit(data)
+    torch.save(data, ckpt)
+
+
+def _nan_weight(data: dict) -> None:
+    name = next(k for k, v in data["model_state"].items() if k.startswith("policy.") and v.is_floating_point())
+    data["model_state"][name] = data["model_state"][name].clone().fill_(float("nan"))
+
+
+@dataclass
+class Fault:
+    """One bad input.
+
+    Attributes:
+        name: Test id.
+        args: The command after ``genpo``; ``{ckpt}``, ``{run}`` and ``{case}`` are filled in.
+        code: Expected exit code.
+        phrase: Text the message must contain.
+        setup: Prepares the case folder (and may monkeypatch); gets (case folder, checkpoint copy, monkeypatch).
+    """
+
+    name: str
+    args: tuple[str, ...]
+    code: int
+    phrase: str
+    setup: Callable[[Path, Path, pytest.MonkeyPatch], None] | None = None
+
+
+def _deny_replace(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    def denied(src: object, dst: object) -> None:
+        raise PermissionError(13, "Permission denied", str(dst))
+
+    mp.setattr(os, "replace", denied)
+
+
+def _binary_config(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    (case / "bin.yaml").write_bytes(bytes(range(256)))
+
+
+def _file_in_the_way(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    (case / "afile").write_text("keep me")
+
+
+def _no_iteration(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _tamper(ckpt, lambda d: d.pop("iteration"))
+
+
+def _nan(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _tamper(ckpt, _nan_weight)
+
+
+def _unreadable(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    real_load = torch.load
+
+    def load(f: object, *a: object, **k: object) -> object:
+        if Path(getattr(f, "name", f)) == ckpt:
+            raise PermissionError(13, "Permission denied", str(ckpt))
+        return real_load(f, *a, **k)
+
+    mp.setattr(torch, "load", load)
+
+
+class _StepRaises:
+    """Wraps PointMass; ``step`` raises like a buggy user environment."""
+
+    def __init__(self, num_envs: int, **kwargs: object) -> None:
+        from genpo.envs.builtin import make_builtin_env
+
+        self.inner = make_builtin_env("PointMass", num_envs, **kwargs)
+        self.env_id = "faulty:PointMass"
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def step(self, action: torch.Tensor) -> object:
+        raise KeyError("joint_7")
+
+
+def _faulty_backend(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    entry = Entry("faulty", lambda task, num_envs, **kw: _StepRaises(num_envs, **kw), "test backend")
+    mp.setitem(ENV_BACKENDS._entries, "faulty", entry)
+
+
+def _no_isaaclab(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    import genpo.envs.isaaclab as il
+
+    mp.setattr(il, "isaaclab_generation", lambda: None)
+
+
+def _broken_isaaclab(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    import builtins
+    import importlib.util
+
+    import genpo.envs.isaaclab as il
+
+    real_import = builtins.__import__
+
+    def imp(name: str, *a: object, **k: object) -> object:
+        if name.startswith("isaaclab_tasks") or name.startswith("isaaclab."):
+            raise ImportError("libGLU.so.1: cannot open shared object file")
+        return real_import(name, *a, **k)
+
+    mp.setattr(il, "isaaclab_generation", lambda: 3)
+    mp.setattr(il, "use_local_assets", lambda local_assets=None: None)
+    real_find = importlib.util.find_spec
+    mp.setattr(importlib.util, "find_spec", lambda n, *a: object() if n == "isaaclab_tasks" else real_find(n, *a))
+    mp.setattr(builtins, "__import__", imp)
+
+
+PM = ("--env", "builtin:PointMass", "--num-envs", "2", "--max-iterations", "1")
+
+FAULTS = [
+    # checkpoints
+    Fault("play-nan-weights", ("play", "--checkpoint", "{ckpt}", "--episodes", "1"), 2, "non-finite", _nan),
+    Fault("export-nan-weights", ("export", "--checkpoint", "{ckpt}", "-o", "{case}/out"), 2, "policy.", _nan),
+    Fault("resume-nan-weights", ("train", "--checkpoint", "{ckpt}", "--logdir", "{case}/logs"), 2, "NaN", _nan),
+    Fault("ckpt-without-iteration", ("play", "--checkpoint", "{ckpt}"), 2, "'iteration' is missing", _no_iteration),
+    Fault("resume-without-iteration", ("train", "--checkpoint", "{ckpt}"), 2, "'iteration' is missing", _no_iteration),
+    Fault("ckpt-permission", ("play", "--checkpoint", "{ckpt}"), 2, "permission denied", _unreadable),
+    # files and folders
+    Fault(
+        "export-onto-a-file",
+        ("export", "--checkpoint", "{ckpt}", "-o", "{case}/afile"),
+        2,
+        "is a file",
+        _file_in_the_way,
+    ),
+    Fault(
+        "export-under-a-file",
+        ("export", "--checkpoint", "{ckpt}", "-o", "{case}/afile/sub"),
+        2,
+        "is a file, not a folder",
+        _file_in_the_way,
+    ),
+    Fault(
+        "export-unwritable",
+        ("export", "--checkpoint", "{ckpt}", "-o", "{case}/out"),
+        2,
+        "permission denied",
+        _deny_replace,
+    ),
+    Fault("binary-config", ("train", *PM, "--config", "{case}/bin.yaml"), 2, "bin.yaml", _binary_config),
+    Fault("config-is-a-folder", ("train", *PM, "--config", "{case}"), 2, "is a folder"),
+    Fault(
+        "video-length-0",
+        ("play", "--checkpoint", "{ckpt}", "--env", "gym:Pendulum-v1", "--video", "--video-length", "0"),
+        2,
+        "--video-length",
+    ),
+    # environments
+    Fault(
+        "bench-env-discrete",
+        ("bench", "env", "--env", "CartPole-v1", "--num-envs", "2", "--workers", "0"),
+        2,
+        "Discrete(2)",
+    ),
+    Fault(
+        "bench-env-misspelt",
+        ("bench", "env", "--env", "HalfCheeta-v5", "--num-envs", "2", "--workers", "0"),
+        2,
+        "did you mean 'HalfCheetah-v5'",
+    ),
+    Fault(
+        "env-step-raises",
+        ("train", "--env", "faulty:PointMass", "--num-envs", "2", "--max-iterations", "1", "--logdir", "{case}/logs"),
+        1,
+        "environment faulty:PointMass raised KeyError in step() during iteration 1",
+        _faulty_backend,
+    ),
+    Fault(
+        "isaaclab-missing",
+        ("train", "--env", "isaaclab:Isaac-Ant", "--max-iterations", "1"),
+        2,
+        "IsaacLab is not installed. Install",
+        _no_isaaclab,
+    ),
+    Fault(
+        "isaaclab-import-fails",
+        ("train", "--env", "isaaclab:Isaac-Ant", "--max-iterations", "1"),
+        2,
+        "IsaacLab is installed but does not import (ImportError: libGLU.so.1",
+        _broken_isaaclab,
+    ),
+]
+# Runs that fail after starting may write their run folder (logs of what happened), nothing else.
+MAY_WRITE = {"env-step-raises": "logs"}
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
+def test_fault_gives_a_clear_message_and_loses_nothing(
+    fault: Fault, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ckpt = _copy_run(trained, tmp_path)
+    if fault.setup is not None:
+        fault.setup(tmp_path, ckpt, monkeypatch)
+    before = _snapshot(tmp_path)
+    args = [a.format(ckpt=ckpt, run=ckpt.parent, case=tmp_path) for a in fault.args]
+    code, out = invoke(*args)
+    monkeypatch.undo()
+    assert code == fault.code, out
+    assert fault.phrase in out, out
+    assert "Traceback" not in out, out
+    after = _snapshot(tmp_path)
+    allowed = MAY_WRITE.get(fault.name)
+    if allowed:
+        after = {k: v for k, v in after.items() if not k.startswith(allowed)}
+    assert after == before, "a refused command must not write, change or delete files"
