@@ -42,6 +42,9 @@ def likelihood(
     oracle_rows: int = typer.Option(64, "--oracle-rows", min=1, help="Rows on which errors are measured."),
     oracle_tol: float = typer.Option(1e-7, "--oracle-tol", min=0.0, help="dopri5 tolerance of the pf-ode oracle."),
     only: str = typer.Option("", "--only", help="Comma-separated row keys (e.g. edict-exact,edict-jacobian)."),
+    distance_steps: str = typer.Option(
+        "2,5,10", "--distance-steps", help="K of the flow-distance table ('none': no table)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the network and the data."),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the results to this JSON file."),
 ) -> None:
@@ -65,12 +68,15 @@ def likelihood(
             oracle_rows=oracle_rows,
             oracle_tol=oracle_tol,
             only=keys or None,
+            distance_steps=() if distance_steps == "none" else _ints(distance_steps, "--distance-steps"),
             seed=seed,
             log=lambda msg: console.log(msg, highlight=False),
         )
     except ValueError as exc:  # the benchmark validates its arguments with plain ValueErrors
         raise ConfigError(str(exc)) from None
     console.print(bench.table(result))
+    if result.distances:
+        console.print(bench.distance_table(result))
     for line in bench.summary(result):
         console.print(line, highlight=False)
     if json_path is not None:
@@ -152,7 +158,12 @@ def act(
 @bench_app.command("train")
 def train(
     envs: str = typer.Option("gym:HalfCheetah-v5,gym:Ant-v5", "--env", help="Comma-separated env ids."),
-    models: str = typer.Option("gaussian,flow", "--model", help="Comma-separated models (flow = edict K=5)."),
+    models: str = typer.Option(
+        "gaussian,flow",
+        "--model",
+        help="Comma-separated models (flow = edict K=5) or zoo variants: edict, reversible-heun, reversible-rk, "
+        "gaussian-chain, gaussian-chain-learned, cfm.",
+    ),
     num_envs: int = typer.Option(16, "--num-envs", min=1, help="Parallel environments."),
     iterations: int = typer.Option(5, "--iterations", min=1, help="Timed iterations (after one warm-up)."),
     option: list[str] = typer.Option([], "--option", help="Backend option key=value."),

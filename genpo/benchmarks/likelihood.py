@@ -12,6 +12,10 @@ and estimator. For each combination the benchmark measures, for one log-prob eva
   tolerance (the exact continuous-time density) for every pf-ode row;
 * for stochastic estimators, the standard deviation of the estimate across probe draws (per sample,
   averaged over the oracle rows).
+
+A second table measures, for every deterministic integrator, how far its K-step map lands from the
+velocity field's continuous flow: the distance of the action to the float64 torchdiffeq dopri5 solution
+at a tight tolerance, from the same start (doubled latents start with both halves equal), at several K.
 """
 
 from __future__ import annotations
@@ -62,8 +66,10 @@ class Spec:
 
     @property
     def family(self) -> str:
-        """Rows of one family share latents and an oracle."""
-        return self.integrator
+        """Rows of one family share latents and an oracle: the same map (pf-ode rows: the same ODE)."""
+        if self.integrator == "pf-ode":
+            return self.integrator
+        return self.integrator + "".join(f"[{k}={v}]" for k, v in sorted(self.integrator_options.items()))
 
 
 def default_specs(pf_tol: float = 1e-5, probes: int = 1) -> list[Spec]:
@@ -75,6 +81,12 @@ def default_specs(pf_tol: float = 1e-5, probes: int = 1) -> list[Spec]:
         Spec("edict-jacobian", "edict jacobian", "edict", {}, "jacobian"),
         Spec("euler-exact", "euler exact", "euler", {}, "exact"),
         Spec("euler-jacobian", "euler jacobian", "euler", {}, "jacobian"),
+        Spec("heun-exact", "reversible-heun exact", "reversible-heun", {}, "exact"),
+        Spec("heun-jacobian", "reversible-heun jacobian", "reversible-heun", {}, "jacobian"),
+        Spec("rrk4-exact", "reversible-rk rk4 exact", "reversible-rk", {"tableau": "rk4"}, "exact"),
+        Spec("rrk4-jacobian", "reversible-rk rk4 jacobian", "reversible-rk", {"tableau": "rk4"}, "jacobian"),
+        Spec("chain-exact", "gaussian-chain exact", "gaussian-chain", {}, "exact"),
+        Spec("chain-jacobian", "gaussian-chain jacobian", "gaussian-chain", {}, "jacobian"),
         Spec("dopri5-trace", "dopri5 trace", "pf-ode", dopri, "trace"),
         Spec(
             "dopri5-hutch-gauss",
@@ -131,6 +143,16 @@ class Row:
 
 
 @dataclass
+class DistanceRow:
+    """Distance of a deterministic K-step map's action to the continuous flow (float64, over the oracle rows)."""
+
+    label: str
+    steps: int
+    err_max: float
+    err_median: float
+
+
+@dataclass
 class Result:
     """A whole benchmark run."""
 
@@ -138,6 +160,7 @@ class Result:
     machine: dict[str, Any]
     mean_speed: float
     rows: list[Row]
+    distances: list[DistanceRow] = field(default_factory=list)
 
     def ratio(self, slow: str = "edict-jacobian", fast: str = "edict-exact") -> float | None:
         """Median time of ``slow`` over that of ``fast`` (``None`` if either is missing)."""
@@ -153,6 +176,7 @@ class Result:
             "mean_speed": self.mean_speed,
             "jacobian_over_exact": self.ratio(),
             "rows": [asdict(r) for r in self.rows],
+            "distances": [asdict(r) for r in self.distances],
         }
 
 
@@ -277,6 +301,8 @@ def run(
     probe_draws: int = 8,
     budget_s: float = 30.0,
     only: Sequence[str] | None = None,
+    distance_steps: Sequence[int] = (2, 5, 10),
+    distance_tol: float = 1e-10,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> Result:
@@ -299,6 +325,8 @@ def run(
         probe_draws: Probe draws for the spread of stochastic estimators.
         budget_s: Soft time budget per row for the repeats.
         only: Keys of the rows to run.
+        distance_steps: The K of the flow-distance table (empty: no table).
+        distance_tol: rtol = atol of its float64 dopri5 reference.
         seed: Seed of the network and the data.
         log: Called with a progress line per step.
     """
@@ -334,6 +362,8 @@ def run(
         "oracle_tol": oracle_tol,
         "probe_draws": probe_draws,
         "budget_s": budget_s,
+        "distance_steps": list(distance_steps),
+        "distance_tol": distance_tol,
         "seed": seed,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -372,7 +402,42 @@ def run(
         except InversionError as exc:
             row.error = f"inversion failed: {exc}"
         say(f"{spec.label}: done")
+    if distance_steps:
+        say(f"flow distances at K = {', '.join(map(str, distance_steps))}")
+        result.distances = flow_distances(velocity64, obs[:n_oracle].double(), distance_steps, distance_tol, p, seed)
     return result
+
+
+DISTANCE_SPECS = [
+    Spec("", "edict", "edict"),
+    Spec("", "euler", "euler"),
+    Spec("", "pf-ode rk4 (not reversible)", "pf-ode", {"method": "rk4"}),
+    Spec("", "reversible-heun", "reversible-heun"),
+    Spec("", "reversible-rk midpoint", "reversible-rk", {"tableau": "midpoint"}),
+    Spec("", "reversible-rk rk4", "reversible-rk", {"tableau": "rk4"}),
+]
+"""The deterministic maps whose distance to the continuous flow is measured (gaussian-chain is stochastic)."""
+
+
+def flow_distances(
+    velocity64: VelocityNet, obs: Tensor, steps: Sequence[int], tol: float, p: float, seed: int
+) -> list[DistanceRow]:
+    """``||action - flow(x_0)||`` per row: each map's action from ``x_0`` (doubled: ``(x_0, x_0)``) against
+    torchdiffeq's dopri5 solution of ``dx/dt = v(x, t)`` from t = 0 to 1 at ``rtol = atol = tol``, in float64."""
+    gen = torch.Generator().manual_seed(seed + 4)
+    x0 = torch.randn(obs.shape[0], velocity64.latent_dim, generator=gen, dtype=torch.float64)
+    field = velocity64.bind(obs)
+    reference = INTEGRATORS.get("pf-ode")(method="dopri5", rtol=tol, atol=tol)
+    target, _ = reference.forward(field, x0, log_det=False)
+    rows = []
+    for spec in DISTANCE_SPECS:
+        for k in steps:
+            integ = build_integrator(spec, k, p)
+            start = x0.repeat(1, integ.latent_width(x0.shape[-1]) // x0.shape[-1])
+            action = integ.to_action(integ.forward(field, start, log_det=False)[0])
+            dist = torch.linalg.vector_norm(action - target, dim=-1)
+            rows.append(DistanceRow(spec.label, k, dist.max().item(), dist.median().item()))
+    return rows
 
 
 def _draw_latents(spec: Spec, velocity: VelocityNet, obs: Tensor, steps: int, p: float, seed: int) -> Tensor:
@@ -380,9 +445,10 @@ def _draw_latents(spec: Spec, velocity: VelocityNet, obs: Tensor, steps: int, p:
 
     pf-ode rows share latents drawn with rk4 in K steps (the density is evaluated wherever they land).
     """
-    integ = build_integrator(Spec("", "", spec.family, {"method": "rk4"} if spec.family == "pf-ode" else {}), steps, p)
+    draw = Spec("", "", "pf-ode", {"method": "rk4"}) if spec.integrator == "pf-ode" else spec
+    integ = build_integrator(draw, steps, p)
     gen = torch.Generator().manual_seed(seed + 3)
-    noise = torch.randn(obs.shape[0], integ.latent_factor * velocity.latent_dim, generator=gen)
+    noise = torch.randn(obs.shape[0], integ.latent_width(velocity.latent_dim), generator=gen)
     return integ.forward(velocity.bind(obs), noise, log_det=False)[0]
 
 
@@ -390,12 +456,12 @@ def _oracle(
     spec: Spec, velocity64: VelocityNet, obs: Tensor, latent: Tensor, steps: int, p: float, tol: float
 ) -> tuple[Tensor, str]:
     """float64 log-probs of the family's map: jacobian of the same map, or tight-tolerance trace for pf-ode."""
-    if spec.family == "pf-ode":
+    if spec.integrator == "pf-ode":
         integ = INTEGRATORS.get("pf-ode")(method="dopri5", rtol=tol, atol=tol)
         estimator, name = LIKELIHOODS.get("trace")(), f"float64 pf-ode dopri5 (tol {tol:g}) + trace"
     else:
         integ = build_integrator(spec, steps, p)
-        estimator, name = LIKELIHOODS.get("jacobian")(), f"float64 {spec.family} + jacobian"
+        estimator, name = LIKELIHOODS.get("jacobian")(), f"float64 {integ.describe()} + jacobian"
     policy = FlowPolicy(velocity64, integ, estimator)
     return policy.log_prob(obs.double(), latent.double()), name
 
@@ -447,6 +513,28 @@ def table(result: Result) -> Table:
             _fmt(r.err_median),
             _fmt(r.probe_std),
         )
+    return t
+
+
+def distance_table(result: Result) -> Table:
+    """The rich table of the flow distances: one row per map, one column per K (max / median)."""
+    cfg = result.config
+    steps = cfg["distance_steps"]
+    t = Table(
+        title=f"distance of the K-step action to the continuous flow (float64 dopri5, tol {cfg['distance_tol']:g}), "
+        f"max / median over {cfg['oracle_rows']} rows, halves started equal",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    t.add_column("map", style="bold cyan", no_wrap=True)
+    for k in steps:
+        t.add_column(f"K = {k}", justify="right")
+    by_label: dict[str, dict[int, DistanceRow]] = {}
+    for r in result.distances:
+        by_label.setdefault(r.label, {})[r.steps] = r
+    for label, cells in by_label.items():
+        t.add_row(label, *(f"{cells[k].err_max:.2e} / {cells[k].err_median:.2e}" for k in steps))
     return t
 
 

@@ -25,6 +25,22 @@ class TrainRow:
     update_s: float
 
 
+ZOO: dict[str, dict] = {
+    "edict": {"model": "flow", "integrator": "edict"},
+    "reversible-heun": {"model": "flow", "integrator": "reversible-heun"},
+    "reversible-rk": {"model": "flow", "integrator": "reversible-rk"},
+    "gaussian-chain": {"model": "flow", "integrator": "gaussian-chain"},
+    "gaussian-chain-learned": {"model": "flow", "integrator": "gaussian-chain", "options": {"noise": "learned"}},
+    "cfm": {"model": "flow", "integrator": "euler", "likelihood": "cfm"},
+}
+"""Flow-policy variants ``--model`` also accepts, as policy sections (every other name is a model family)."""
+
+
+def policy_section(name: str) -> dict:
+    """The policy section of a benchmarked name: a :data:`ZOO` variant or a registered model."""
+    return dict(ZOO[name]) if name in ZOO else {"model": name}
+
+
 def run(
     envs: tuple[str, ...] = ("gym:HalfCheetah-v5", "gym:Ant-v5"),
     models: tuple[str, ...] = ("gaussian", "flow"),
@@ -41,7 +57,7 @@ def run(
             cfg = TrainConfig.from_dict(
                 {
                     "env": {"id": env_id, "num_envs": num_envs, "options": dict(options or {})},
-                    "policy": {"model": model},
+                    "policy": policy_section(model),
                     "run": {"max_iterations": warmup, "seed": seed},
                 }
             )

@@ -53,6 +53,15 @@ def test_bench_train_reports_throughput_per_model():
     assert "gaussian" in out and "flow" in out and "env-steps/s" in out
 
 
+def test_bench_train_accepts_zoo_variants():
+    from genpo.benchmarks import train as bench
+
+    rows = bench.run(("builtin:PointMass",), ("gaussian-chain", "cfm", "reversible-heun"), num_envs=2, iterations=1)
+    assert [r.model for r in rows] == ["gaussian-chain", "cfm", "reversible-heun"]
+    assert all(r.steps_per_s > 0 for r in rows)
+    assert bench.policy_section("cfm")["likelihood"] == "cfm" and bench.policy_section("maf") == {"model": "maf"}
+
+
 def test_bench_curves_writes_csv_and_plot(tmp_path):
     out = invoke(
         "bench",

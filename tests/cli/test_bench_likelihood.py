@@ -62,3 +62,25 @@ def test_cli_refuses_unknown_rows_and_bad_sizes() -> None:
     done = CliRunner().invoke(app, ["bench", "likelihood", "--activation", "swish", "--batch", "4", "--hidden", "4"])
     assert done.exit_code == 2
     assert "unknown activation 'swish'; choose one of: mish" in done.output
+
+
+def test_new_members_rows_and_flow_distances() -> None:
+    threads = torch.get_num_threads()
+    keys = ["heun-exact", "heun-jacobian", "rrk4-exact", "chain-exact", "chain-jacobian"]
+    try:
+        result = bench.run(only=keys, distance_steps=(2, 5, 10), **TOY)
+    finally:
+        torch.set_num_threads(threads)
+    rows = {r.key: r for r in result.rows}
+    # reversible Heun reuses v(w', t + h) as the next step's v(w, t): K + 1 evaluations per pass.
+    assert rows["heun-exact"].nfe == 6 and rows["heun-jacobian"].nfe == 12
+    assert rows["rrk4-exact"].nfe == 2 * 4 * 5  # two RK4 increments per step
+    assert rows["chain-exact"].nfe == 5 and rows["chain-jacobian"].nfe == 10
+    for key in keys:
+        assert rows[key].error is None and rows[key].err_max < 1e-4, key
+    dist = {(d.label, d.steps): d for d in result.distances}
+    assert {label for label, _ in dist} == {s.label for s in bench.DISTANCE_SPECS}
+    for label in ("reversible-rk rk4", "reversible-heun", "euler"):
+        assert dist[(label, 10)].err_max < dist[(label, 2)].err_max, label
+    assert dist[("reversible-rk rk4", 10)].err_max < 1e-2 * dist[("euler", 10)].err_max
+    assert result.to_dict()["distances"][0]["steps"] == 2
