@@ -8,6 +8,7 @@ writes, plus ``cell.json``), and ``runs.csv``, ``summary.csv``, ``summary.md`` a
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,10 @@ def ablate(
         f"{len(ablation.cells)} cells ({skipped} already done), {jobs} at a time, launcher {launcher}: {ablation.out}",
         highlight=False,
     )
+    t0 = time.perf_counter()
     finished = run_cells(ablation.cells, runner, jobs, console)
+    ran = sum(c.state not in ("skipped", "pending") for c in ablation.cells)
+    console.print(f"{ran} cells ran in {time.perf_counter() - t0:,.0f} s (wall clock)", highlight=False)
     present = set(find_runs([ablation.out]))
     dirs = [d for c in ablation.cells if (d := c.run_dir.resolve()) in present]  # in grid order
     report = write_report(dirs, ablation.out, episodes=ablation.cells[0].spec["episodes"], window=window)

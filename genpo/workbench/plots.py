@@ -159,7 +159,8 @@ def draw_actions(
         if low is not None and high is not None:
             pad = 0.1 * (high[:2] - low[:2])
             rng = [[low[0] - pad[0], high[0] + pad[0]], [low[1] - pad[1], high[1] + pad[1]]]
-        h = ax.hist2d(actions[:, 0], actions[:, 1], bins=bins, range=rng, cmap="viridis", cmin=1)
+        # Rasterized: as vector quads one SVG grid of histograms was 14 MB.
+        h = ax.hist2d(actions[:, 0], actions[:, 1], bins=bins, range=rng, cmap="viridis", cmin=1, rasterized=True)
         if colorbar:
             fig.colorbar(h[3], ax=ax, label="samples")
         if optima is not None:
