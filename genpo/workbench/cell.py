@@ -38,8 +38,6 @@ def train_cell(spec: dict[str, Any]) -> int:
     The run is resolved and validated by :func:`genpo.training.api.prepare`, the same rules as
     ``genpo train --checkpoint``; only the folder is the cell's own, so a resumed cell stays one run folder.
     """
-    import io
-
     import torch
     from rich.console import Console
 
@@ -67,8 +65,7 @@ def train_cell(spec: dict[str, Any]) -> int:
         checkpoint=ckpts[-1] if ckpts else None,
         **{"run.total_steps": target - done, "run.max_iterations": None},
     )
-    console = Console(file=sys.stdout if sys.stdout else io.StringIO())
-    trainer = Trainer(run.config, checkpoint=run.checkpoint, console=console)
+    trainer = Trainer(run.config, checkpoint=run.checkpoint, console=Console())
     try:
         trainer.train(run_dir)
     finally:

@@ -8,6 +8,7 @@ outputs are the same whichever launcher runs them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -76,6 +77,7 @@ class JobHandle(Handle):
         try:
             self.job.result()
         except Exception as exc:
+            # submitit re-raises a job's exception as an error carrying the job's traceback text.
             return 130 if "KeyboardInterrupt" in str(exc) else 1
         return 0
 
@@ -189,8 +191,9 @@ class CellRun:
     sps: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def target(self) -> int:
+        """The cell's budget in env steps."""
         from genpo.training.config import TrainConfig
 
         return budget_steps(TrainConfig.from_dict(self.spec["config"]))
