@@ -18,7 +18,7 @@ from genpo.errors import GenpoError
 
 def report(exc: GenpoError, console: Console | None = None) -> typer.Exit:
     """Prints ``exc`` as a one-line error and returns the exit to raise."""
-    (console or Console()).print(f"[bold red]error:[/] {exc}", highlight=False)
+    (console or Console()).print(f"[bold red]{exc.label}:[/] {exc}", highlight=False)
     return typer.Exit(exc.exit_code)
 
 
@@ -30,8 +30,8 @@ class GenpoGroup(TyperGroup):
             return super().invoke(ctx)
         except GenpoError as exc:
             raise report(exc) from None
-        except KeyboardInterrupt:
-            Console().print("interrupted; checkpoints written so far are intact", highlight=False)
+        except KeyboardInterrupt:  # outside a training loop (which reports what it saved itself)
+            Console().print("interrupted (Ctrl-C)", highlight=False)
             raise typer.Exit(130) from None
 
 

@@ -14,9 +14,11 @@ class GenpoError(Exception):
 
     Attributes:
         exit_code: Process exit code the CLI uses for this error (2: bad input, 1: a run that failed).
+        label: The word the CLI prints before the message.
     """
 
     exit_code: int = 1
+    label: str = "error"
 
 
 class ConfigError(GenpoError, ValueError):

@@ -217,8 +217,10 @@ def worker_main(
     for c in inherited:
         with contextlib.suppress(Exception):
             c.close()
-    # Ctrl-C reaches the whole process group; the parent handles it and shuts workers down.
+    # Ctrl-C reaches the whole process group, and a cluster's SIGTERM every process of the job: the parent
+    # handles both (finishes its iteration, saves) and then shuts workers down, so they must outlive the signal.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _limit_threads()
     group: EnvGroup | None = None
     try:

@@ -126,6 +126,29 @@ def check_architecture_kept(layers: dict[str, dict[str, Any]], checkpoint_config
                 )
 
 
+def check_task_kept(layers: dict[str, dict[str, Any]], checkpoint_config: dict[str, Any]) -> None:
+    """A resumed run continues on the task it was trained on (``env.id``); ``env.num_envs`` may change.
+
+    Same observation and action sizes are not enough: the normalizer statistics, the value function and
+    the saved environment state belong to the task. (Evaluating on another task is ``genpo play --env``.)
+
+    Raises:
+        ConfigError: Naming the layer, the new and the trained environment id.
+    """
+    from genpo.envs import parse_env_id
+
+    old = (checkpoint_config.get("env") or {}).get("id")
+    for where, data in layers.items():
+        new = (data.get("env") or {}).get("id")
+        if new is None or old is None or parse_env_id(new) == parse_env_id(old):
+            continue
+        raise ConfigError(
+            f"{where} sets env.id={new!r} but the checkpoint was trained on {old!r}; a resumed run continues on "
+            f"its own task (its normalizer, value function and saved episodes belong to it). Start a new run "
+            f"for {new!r}, or evaluate this policy there with genpo play --env {new}"
+        )
+
+
 def resolve_config(
     config: ConfigSource = None,
     overrides: dict[str, Any] | None = None,
@@ -176,6 +199,7 @@ def resolve_config(
         if checkpoint_config is not None:
             cfg = TrainConfig.from_dict(checkpoint_config, cfg)
             check_architecture_kept({"the configuration": file_data, "the overrides": over}, checkpoint_config)
+            check_task_kept({"the configuration": file_data, "the overrides": over}, checkpoint_config)
         cfg = TrainConfig.from_dict(file_data, cfg)
         return TrainConfig.from_dict(over, cfg)
     except GenpoError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import signal
 import time
 import traceback
 from collections import deque
@@ -23,6 +24,7 @@ from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import CheckpointError, save_checkpoint
 from genpo.training.config import TrainConfig, build_actor, save_yaml
 from genpo.training.distributed import DistInfo, all_reduce_sum, broadcast_module
+from genpo.training.interrupt import Interrupted, StopSignals, signal_name
 from genpo.training.logger import RunLogger
 from genpo.training.normalizer import RewardNormalizer
 from genpo.training.ppo import PPO, NonFiniteError, check_finite
@@ -258,6 +260,8 @@ class Trainer:
         self.iteration = 0
         self.global_step = 0
         self._resumed_env_state: dict[str, Any] | None = None
+        self.last_checkpoint: Path | None = None
+        self.last_checkpoint_iteration: int | None = None
         self.last_timings: dict[str, list[float]] = {"rollout": [], "update": []}
         if checkpoint is not None:
             self._load(checkpoint)
@@ -286,6 +290,16 @@ class Trainer:
             # The checkpoint holds rank 0's streams and environments only: every rank restarts its
             # episodes and draws a fresh, rank-specific stream, so ranks stay decorrelated.
             seed_everything(self.cfg.run.seed + self.dist.rank + 7919 * self.iteration)
+        saved_envs = (ckpt["config"].get("env") or {}).get("num_envs")
+        if saved_envs is not None and saved_envs != self.cfg.env.num_envs:
+            # rsl_rl / IsaacLab users change the env count on resume: what was learned carries over, the
+            # episodes in flight (saved per sub-environment) cannot.
+            self._resumed_env_state = None
+            self.console.print(
+                f"[yellow]note:[/] resuming with {self.cfg.env.num_envs} environments instead of the checkpoint's "
+                f"{saved_envs}: the policy, optimizer, normalizers and counters are kept; episodes restart",
+                highlight=False,
+            )
 
     def checkpoint_payload(self, obs: Tensor, critic_obs: Tensor) -> dict[str, Any]:
         """Everything needed to continue exactly where this iteration ended."""
@@ -350,7 +364,18 @@ class Trainer:
         return r.max_iterations
 
     def train(self, run_dir: Path | None = None) -> TrainResult:
-        """Runs the planned iterations; writes logs and checkpoints to ``run_dir`` on rank 0."""
+        """Runs the planned iterations; writes logs and checkpoints to ``run_dir`` on rank 0.
+
+        A first SIGINT or SIGTERM finishes the iteration in progress, saves a checkpoint and raises
+        :class:`~genpo.training.interrupt.Interrupted` (exit code 130 / 143); a second one stops at once.
+        """
+        with StopSignals(self.console) as stop:
+            try:
+                return self._run(run_dir, stop)
+            except KeyboardInterrupt:  # a second signal, or Ctrl-C where no handler could be installed
+                raise Interrupted(self._saved_note("stopped at once"), signal.SIGINT) from None
+
+    def _run(self, run_dir: Path | None, stop: StopSignals) -> TrainResult:
         n_iter = self.planned_iterations()
         self.anneal_end = self.global_step + n_iter * self.steps_per_iteration
         if run_dir is not None and self.dist.is_main:
@@ -361,8 +386,8 @@ class Trainer:
         storage = self._make_storage()
         progress = Progress()
         self.last_timings = {"rollout": progress.rollout_times, "update": progress.update_times}
-        obs, critic_obs = self._start_episodes()
         try:
+            obs, critic_obs = self._start_episodes()
             for done_iters in range(1, n_iter + 1):
                 it = self.iteration + 1
                 t0 = time.perf_counter()
@@ -372,17 +397,37 @@ class Trainer:
                 steps = self._advance(it)
                 progress.record(rollout, steps, self.global_step, t_rollout, time.perf_counter() - t0)
                 self._log(logger, progress, stats, rollout, done_iters)
-                if done_iters % self.cfg.run.save_interval == 0 or done_iters == n_iter:
+                stopping = stop.requested(self.dist.enabled, self.device)
+                if stopping or done_iters % self.cfg.run.save_interval == 0 or done_iters == n_iter:
                     self._save(run_dir, obs, critic_obs)
+                if stopping:
+                    assert stop.signum is not None
+                    raise Interrupted(self._saved_note(f"stopped by {signal_name(stop.signum)}"), stop.signum)
         finally:
             logger.close()
         return progress.result(run_dir if self.dist.is_main else None, self.iteration)
+
+    def _saved_note(self, how: str) -> str:
+        """What an interrupted run tells the user: where it stopped and what is on disk."""
+        ckpt = self.last_checkpoint
+        if ckpt is None:
+            saved = "no checkpoint was written by this run" if self.dist.is_main else "rank 0 writes the checkpoints"
+        elif self.last_checkpoint_iteration == self.iteration:
+            saved = f"saved {ckpt} (iteration {self.iteration}); resume with --checkpoint {ckpt.parent}"
+        else:
+            saved = (
+                f"the newest checkpoint is {ckpt} (iteration {self.last_checkpoint_iteration}; the unfinished "
+                f"iteration {self.iteration + 1} is lost); resume with --checkpoint {ckpt.parent}"
+            )
+        return f"{how} after iteration {self.iteration}: {saved}"
 
     # -- the steps of an iteration ----------------------------------------------------------------
     def _save(self, run_dir: Path | None, obs: Tensor, critic_obs: Tensor) -> None:
         """Writes ``model_<iteration>.pt`` (rank 0, when there is a run folder)."""
         if run_dir is not None and self.dist.is_main:
-            save_checkpoint(self.checkpoint_payload(obs, critic_obs), run_dir / f"model_{self.iteration}.pt")
+            path = run_dir / f"model_{self.iteration}.pt"
+            save_checkpoint(self.checkpoint_payload(obs, critic_obs), path)
+            self.last_checkpoint, self.last_checkpoint_iteration = path, self.iteration
 
     def _make_storage(self) -> RolloutStorage:
         e, ac = self.env, self.ac

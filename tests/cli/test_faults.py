@@ -180,6 +180,12 @@ FAULTS = [
     Fault("ckpt-without-iteration", ("play", "--checkpoint", "{ckpt}"), 2, "'iteration' is missing", _no_iteration),
     Fault("resume-without-iteration", ("train", "--checkpoint", "{ckpt}"), 2, "'iteration' is missing", _no_iteration),
     Fault("ckpt-permission", ("play", "--checkpoint", "{ckpt}"), 2, "permission denied", _unreadable),
+    Fault(
+        "resume-on-another-env",
+        ("train", "--checkpoint", "{ckpt}", "--env", "builtin:MultiGoal", "--logdir", "{case}/logs"),
+        2,
+        "a resumed run continues on its own task",
+    ),
     # files and folders
     Fault(
         "export-onto-a-file",
@@ -273,3 +279,19 @@ def test_fault_gives_a_clear_message_and_loses_nothing(
     if allowed:
         after = {k: v for k, v in after.items() if not k.startswith(allowed)}
     assert after == before, "a refused command must not write, change or delete files"
+
+
+def test_resume_with_another_env_count_keeps_what_was_learned(trained: Path, tmp_path: Path) -> None:
+    ckpt = _copy_run(trained, tmp_path)
+    code, out = invoke(
+        "train", "--checkpoint", str(ckpt), "--num-envs", "3", "--max-iterations", "1",
+        "--logdir", str(tmp_path / "logs"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert "resuming with 3 environments instead of the checkpoint's 2" in out and "episodes restart" in out
+    (new,) = (tmp_path / "logs").rglob("model_2.pt")
+    old_state, new_state = (torch.load(p, weights_only=True) for p in (ckpt, new))
+    assert new_state["config"]["env"]["num_envs"] == 3
+    assert new_state["global_step"] == old_state["global_step"] + 3 * TINY["algo"]["steps_per_env"]
+    old_count, new_count = old_state["model_state"]["obs_norm.count"], new_state["model_state"]["obs_norm.count"]
+    assert new_count > old_count  # the normalizer kept its statistics and kept counting
