@@ -6,6 +6,7 @@ maps flags to configuration fields and prints.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,26 @@ OPTION_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
+def field_help(option: str) -> str:
+    """The help line of ``option``: its configuration field's docstring (first sentence) and default."""
+    import dataclasses
+
+    from genpo.training.config import SECTIONS
+    from genpo.training.config_doc import field_docs
+
+    section, name = OPTION_FIELDS[option]
+    doc = field_docs(SECTIONS[section])[name].replace("``", "")
+    first = re.split(r"(?<=[.)])\s+(?=[A-Z])", doc, maxsplit=1)[0]
+    f = next(f for f in dataclasses.fields(SECTIONS[section]) if f.name == name)
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    return f"{first} ({section}.{name}; default: {default})"
+
+
+def field_option(option: str, *flags: str, panel: str) -> Any:
+    """A ``typer.Option`` for a configuration field: unset (None) unless given, help from the field."""
+    return typer.Option(None, *flags, help=field_help(option), rich_help_panel=panel)
+
+
 def _relaunch_with_torchrun(nproc: int, console: Console) -> None:
     """Re-runs this very command under torchrun with ``--distributed`` and without ``--nproc``."""
     argv, skip = [], False
@@ -70,97 +91,38 @@ def _relaunch_with_torchrun(nproc: int, console: Console) -> None:
 
 @app.command(no_args_is_help=False)
 def train(
-    env: str | None = typer.Option(
-        None,
-        "--env",
-        "--task",
-        help="Env id: gym:HalfCheetah-v5, isaaclab:Isaac-Ant, or a bare Gymnasium id "
-        "(default: gym:InvertedPendulum-v5).",
-        rich_help_panel=ENV_PANEL,
-    ),
-    num_envs: int | None = typer.Option(
-        None,
-        "--num-envs",
-        "--num_envs",
-        help="Parallel environments per process (default: 16).",
-        rich_help_panel=ENV_PANEL,
-    ),
+    env: str | None = field_option("env", "--env", "--task", panel=ENV_PANEL),
+    num_envs: int | None = field_option("num_envs", "--num-envs", "--num_envs", panel=ENV_PANEL),
     preset: str | None = typer.Option(
         None,
         "--preset",
-        help="Hyperparameter preset: 'mujoco-ppo' (CleanRL's MuJoCo PPO recipe, any task) or 'paper' "
-        "(the GenPO paper's IsaacLab tasks).",
+        help="Hyperparameter preset for the task (e.g. 'paper' for the GenPO paper's IsaacLab tasks).",
         rich_help_panel=ENV_PANEL,
     ),
-    model: str | None = typer.Option(
-        None, help="Policy family: flow, gaussian, nsf, nsf-ar, maf (default: flow).", rich_help_panel=POLICY_PANEL
-    ),
-    velocity: str | None = typer.Option(
-        None, help="Velocity network of a flow policy: mlp, resmlp (default: mlp).", rich_help_panel=POLICY_PANEL
-    ),
-    integrator: str | None = typer.Option(
-        None,
-        help="Integrator: edict, euler, pf-ode, reversible-heun, reversible-rk, gaussian-chain (default: edict).",
-        rich_help_panel=POLICY_PANEL,
-    ),
-    steps: int | None = typer.Option(None, help="Integration steps K (default: 5).", rich_help_panel=POLICY_PANEL),
-    likelihood: str | None = typer.Option(
-        None,
-        help="Likelihood estimator: exact, jacobian, hutchinson, trace, or cfm (FPO ratio surrogate) (default: exact).",
-        rich_help_panel=POLICY_PANEL,
-    ),
-    p: float | None = typer.Option(
-        None, "--p", help="EDICT mixing coefficient in (0, 1) (default: 0.95).", rich_help_panel=POLICY_PANEL
-    ),
-    compress_coef: float | None = typer.Option(
-        None,
-        "--compress-coef",
-        "--compress_coef",
-        help="Compression-loss coefficient (default: 0.01).",
-        rich_help_panel=ALGO_PANEL,
-    ),
-    entropy_coef: float | None = typer.Option(
-        None,
-        "--entropy-coef",
-        "--entropy_coef",
-        help="Entropy-estimate coefficient (default: 0.0).",
-        rich_help_panel=ALGO_PANEL,
-    ),
-    learning_rate: float | None = typer.Option(
-        None, "--learning-rate", "--lr", help="Initial learning rate (default: 5e-4).", rich_help_panel=ALGO_PANEL
-    ),
+    model: str | None = field_option("model", "--model", panel=POLICY_PANEL),
+    velocity: str | None = field_option("velocity", "--velocity", panel=POLICY_PANEL),
+    integrator: str | None = field_option("integrator", "--integrator", panel=POLICY_PANEL),
+    steps: int | None = field_option("steps", "--steps", panel=POLICY_PANEL),
+    likelihood: str | None = field_option("likelihood", "--likelihood", panel=POLICY_PANEL),
+    p: float | None = field_option("p", "--p", panel=POLICY_PANEL),
+    compress_coef: float | None = field_option("compress_coef", "--compress-coef", "--compress_coef", panel=ALGO_PANEL),
+    entropy_coef: float | None = field_option("entropy_coef", "--entropy-coef", "--entropy_coef", panel=ALGO_PANEL),
+    learning_rate: float | None = field_option("learning_rate", "--learning-rate", "--lr", panel=ALGO_PANEL),
     config: Path | None = typer.Option(
         None,
         "--config",
         help="YAML file setting any field of the configuration (see docs/configuration.md).",
         rich_help_panel=RUN_PANEL,
     ),
-    max_iterations: int | None = typer.Option(
-        None,
-        "--max-iterations",
-        "--max_iterations",
-        help="Iterations to run now (default: 150).",
-        rich_help_panel=RUN_PANEL,
+    max_iterations: int | None = field_option(
+        "max_iterations", "--max-iterations", "--max_iterations", panel=RUN_PANEL
     ),
-    total_steps: int | None = typer.Option(
-        None,
-        "--total-steps",
-        "--total_steps",
-        help="Env steps to run now (all envs); replaces --max-iterations.",
-        rich_help_panel=RUN_PANEL,
-    ),
-    seed: int | None = typer.Option(None, help="Random seed (default: 1).", rich_help_panel=RUN_PANEL),
-    device: str | None = typer.Option(None, help="cpu, cuda or cuda:N (default: cpu).", rich_help_panel=RUN_PANEL),
-    run_name: str | None = typer.Option(
-        None, "--run-name", "--run_name", help="Suffix of the run folder.", rich_help_panel=RUN_PANEL
-    ),
-    logdir: str | None = typer.Option(None, help="Root of run folders (default: logs).", rich_help_panel=RUN_PANEL),
-    plugin: list[str] | None = typer.Option(
-        None,
-        "--plugin",
-        help="Import this module first (it may register parts by name); recorded as run.plugins. Repeatable.",
-        rich_help_panel=RUN_PANEL,
-    ),
+    total_steps: int | None = field_option("total_steps", "--total-steps", "--total_steps", panel=RUN_PANEL),
+    seed: int | None = field_option("seed", "--seed", panel=RUN_PANEL),
+    device: str | None = field_option("device", "--device", panel=RUN_PANEL),
+    run_name: str | None = field_option("run_name", "--run-name", "--run_name", panel=RUN_PANEL),
+    logdir: str | None = field_option("logdir", "--logdir", panel=RUN_PANEL),
+    plugin: list[str] | None = field_option("plugin", "--plugin", panel=RUN_PANEL),
     resume: bool = typer.Option(
         False,
         "--resume",

@@ -159,7 +159,7 @@ def make_flow(
     obs_dim: int = 3,
     action_dim: int = 2,
     steps: int = 5,
-    p: float = 0.95,
+    p: float | None = None,
     hidden: Sequence[int] = SMALL,
     velocity: str = "mlp",
     speed: float = 1.0,
@@ -175,7 +175,7 @@ def make_flow(
         obs_dim: Observation width.
         action_dim: Action width.
         steps: Steps K.
-        p: EDICT mixing coefficient.
+        p: EDICT mixing coefficient (None: the integrator's default; only integrators that take p).
         hidden: Hidden sizes of the ``mlp`` velocity.
         velocity: ``"mlp"`` (the registered network) or ``"smooth"`` (:class:`SmoothVelocity`, for pf-ode).
         speed: Target mean |v| (see :func:`scale_to_speed_`); ``0`` keeps the init.

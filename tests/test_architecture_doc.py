@@ -31,8 +31,8 @@ def test_recipes_train_from_the_cli(tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     common = ["--env", "builtin:PointMass", "--num-envs", "4", "--max-iterations", "1", "--logdir", str(tmp_path)]
     for parts in (
-        ["--integrator", "recipes:ShearIntegrator"],
-        ["--plugin", "recipes", "--integrator", "shear"],
+        ["--integrator", "recipes:ShearIntegrator", "--velocity", "recipes:ConcatTanhVelocity"],
+        ["--plugin", "recipes", "--integrator", "shear", "--velocity", "concat-tanh"],
     ):
         cmd = [sys.executable, "-m", "genpo", "train", *common, *parts]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)

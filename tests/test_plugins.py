@@ -115,7 +115,7 @@ likelihood.own = userpkg.est:OwnLogDet
 
 TINY = {
     "env": {"id": "builtin:PointMass", "num_envs": 4},
-    "policy": {"critic_hidden": [16]},
+    "policy": {"critic_hidden": [16], "hidden": [24]},
     "algo": {"steps_per_env": 8, "num_epochs": 1, "num_minibatches": 2},
     "run": {"max_iterations": 1},
 }
@@ -192,7 +192,7 @@ def test_dotted_paths_train_resume_play_and_export(user):
     saved = yaml.safe_load((run / "params" / "config.yaml").read_text())
     assert saved["policy"]["velocity"] == "userpkg.nets:FiLMVelocity"
     ckpt = load_checkpoint(run / "model_1.pt")
-    assert any(k.startswith("policy.velocity.film.") for k in ckpt["model_state"])
+    assert ckpt["model_state"]["policy.velocity.film.weight"].shape[0] == 2 * 24  # policy.hidden reached FiLM
 
     # The checkpoint names user modules: it is rebuilt only where the user names them again.
     refused = user("play", "--checkpoint", str(run), "--episodes", "1")

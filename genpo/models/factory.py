@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from genpo.errors import PluginError
+from genpo.errors import ConfigError, PluginError
 from genpo.inversion.base import INTEGRATORS
 from genpo.inversion.likelihood import LIKELIHOODS
 from genpo.models.flow import flow_policy
@@ -25,13 +25,26 @@ def _model_interface() -> Any:
 MODELS: Registry[Callable[..., Policy]] = Registry("model", "model", _model_interface)
 
 
+# Constructor arguments make_policy fills itself (never user options).
+_FILLED = {"self", "obs_dim", "action_dim", "latent_dim", "steps"}
+FLOW_ARGS = ("velocity", "integrator", "steps", "likelihood", "p")
+"""``make_policy`` arguments that only the ``flow`` model takes."""
+FLOW_DEFAULTS: dict[str, Any] = {"velocity": "mlp", "integrator": "edict", "steps": 5, "likelihood": "exact"}
+
+
 def accepted(fn: Callable[..., Any]) -> set[str]:
     """Keyword names a callable accepts (for routing ``**options`` to the right part)."""
+    fn = getattr(fn, "policy_class", fn)
     return {
         n
         for n, p in inspect.signature(fn).parameters.items()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self"
     }
+
+
+def _takes_any(fn: Callable[..., Any]) -> bool:
+    fn = getattr(fn, "policy_class", fn)
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
 
 
 def take(options: dict[str, Any], fn: Callable[..., Any], exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -40,11 +53,54 @@ def take(options: dict[str, Any], fn: Callable[..., Any], exclude: tuple[str, ..
     return {k: v for k, v in options.items() if k in names}
 
 
-def _reject_unknown(options: dict[str, Any], used: set[str], where: str, allowed: set[str]) -> None:
+def parts_of(
+    model: str = "flow", velocity: str = "mlp", integrator: str = "edict", likelihood: str = "exact"
+) -> dict[str, tuple[Callable[..., Any], set[str] | None]]:
+    """The parts ``make_policy`` builds for these names: ``label -> (constructor, its option names)``.
+
+    Option names are the constructor's keyword parameters, less what ``make_policy`` fills itself
+    (``obs_dim``, ``action_dim``, ``latent_dim``, ``steps``); None means it takes any (``**kwargs``).
+    """
+    if model == "flow":
+        named = {
+            f"velocity network {velocity!r}": VELOCITIES.get(velocity),
+            f"integrator {integrator!r}": INTEGRATORS.get(integrator),
+            f"likelihood estimator {likelihood!r}": LIKELIHOODS.get(likelihood),
+        }
+    else:
+        named = {f"model {model!r}": MODELS.get(model)}
+    return {label: (fn, None if _takes_any(fn) else accepted(fn) - _FILLED) for label, fn in named.items()}
+
+
+def describe_options(parts: dict[str, tuple[Callable[..., Any], set[str] | None]]) -> str:
+    """``velocity network 'mlp' takes activation, hidden; integrator 'edict' takes p; ...``."""
+    return "; ".join(
+        f"{label} takes {'any option' if names is None else ', '.join(sorted(names)) or 'none'}"
+        for label, (_, names) in parts.items()
+    )
+
+
+def route(
+    options: dict[str, Any], parts: dict[str, tuple[Callable[..., Any], set[str] | None]], where: str
+) -> list[dict[str, Any]]:
+    """Splits ``options`` among ``parts`` (an option goes to every part that takes it); strict.
+
+    Raises:
+        ConfigError: An option no part takes, naming each part and the options it accepts.
+    """
+    out = [
+        dict(options) if names is None else {k: v for k, v in options.items() if k in names}
+        for _, names in parts.values()
+    ]
+    used = set().union(*(set(kw) for kw in out))
     unknown = sorted(set(options) - used)
     if unknown:
-        names = ", ".join(sorted(allowed)) or "none"
-        raise ValueError(f"unknown option(s) {', '.join(unknown)} for {where}; accepted options: {names}")
+        every = sorted(set().union(*(names or set() for _, names in parts.values())))
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} for {where}; accepted options: {', '.join(every) or 'none'} "
+            f"({describe_options(parts)})"
+        )
+    return out
 
 
 def _build_flow(
@@ -55,19 +111,11 @@ def _build_flow(
     integrator: str,
     steps: int,
     likelihood: str,
-    p: float,
     **options: Any,
 ) -> Policy:
-    vel_cls, int_cls, est_cls = VELOCITIES.get(velocity), INTEGRATORS.get(integrator), LIKELIHOODS.get(likelihood)
-    vel_kw = take(options, vel_cls, exclude=("latent_dim", "obs_dim"))
-    int_kw = take(options, int_cls, exclude=("steps", "p"))
-    est_kw = take(options, est_cls)
-    allowed = (accepted(vel_cls) | accepted(int_cls) | accepted(est_cls)) - {"latent_dim", "obs_dim", "steps", "p"}
-    _reject_unknown(
-        options, set(vel_kw) | set(int_kw) | set(est_kw), f"flow/{velocity}/{integrator}/{likelihood}", allowed
-    )
-    if "p" in accepted(int_cls):
-        int_kw["p"] = p
+    parts = parts_of("flow", velocity, integrator, likelihood)
+    (vel_cls, _), (int_cls, _), (est_cls, _) = parts.values()
+    vel_kw, int_kw, est_kw = route(options, parts, f"flow/{velocity}/{integrator}/{likelihood}")
     integ = int_cls(steps=steps, **int_kw)
     estimator = est_cls(**est_kw)
     estimator.check(integ)  # before building a network
@@ -76,10 +124,10 @@ def _build_flow(
 
 def _simple_builder(cls: type[Policy]) -> Callable[..., Policy]:
     def build(obs_dim: int, action_dim: int, **options: Any) -> Policy:
-        kw = take(options, cls, exclude=("obs_dim", "action_dim"))
-        _reject_unknown(options, set(kw), cls.__name__, accepted(cls) - {"obs_dim", "action_dim"})
+        (kw,) = route(options, {f"model {cls.__name__}": (cls, accepted(cls) - _FILLED)}, cls.__name__)
         return cls(obs_dim, action_dim, **kw)
 
+    build.policy_class = cls  # type: ignore[attr-defined]  (option discovery reads the class signature)
     return build
 
 
@@ -92,11 +140,11 @@ def make_policy(
     action_dim: int,
     *,
     model: str = "flow",
-    velocity: str = "mlp",
-    integrator: str = "edict",
-    steps: int = 5,
-    likelihood: str = "exact",
-    p: float = 0.95,
+    velocity: str | None = None,
+    integrator: str | None = None,
+    steps: int | None = None,
+    likelihood: str | None = None,
+    p: float | None = None,
     **options: Any,
 ) -> Policy:
     """Builds a policy of the zoo from the names users type.
@@ -104,36 +152,38 @@ def make_policy(
     Args:
         obs_dim: Observation width.
         action_dim: Action width.
-        model: Policy family (``genpo list`` shows them): ``flow``, ``gaussian``, ``nsf``, ``maf``, ...
-        velocity: Velocity network of a flow policy.
-        integrator: Integrator of a flow policy: ``edict``, ``euler`` or ``pf-ode``.
-        steps: Integration steps K (>= 1).
-        likelihood: Likelihood estimator of a flow policy: ``exact``, ``jacobian``, ``hutchinson``, ``trace``.
-        p: EDICT mixing coefficient in (0, 1).
-        **options: Passed to the part that accepts them (e.g. ``hidden``, ``activation``,
-            ``method``, ``rtol``, ``probes``, ``init_log_std``); unknown names raise ``ValueError``.
+        model: Policy family (``genpo list`` shows them), or a dotted path / entry point of a user model.
+        velocity: Velocity network of a flow policy (default ``mlp``).
+        integrator: Integrator of a flow policy (default ``edict``).
+        steps: Integration steps K (>= 1; default 5).
+        likelihood: Likelihood estimator of a flow policy (default ``exact``).
+        p: EDICT mixing coefficient in (0, 1), for integrators that take ``p`` (default: the integrator's).
+        **options: Passed to every part whose constructor takes them (e.g. ``hidden``, ``activation``,
+            ``method``, ``rtol``, ``probes``, ``init_log_std``).
 
     Returns:
         A :class:`~genpo.models.policy.Policy` (an ``nn.Module``) in float32 on the CPU.
 
     Raises:
-        ValueError: Unknown names, incompatible integrator/estimator pairs, out-of-range values.
+        ConfigError: Unknown names, an option no chosen part takes, flow arguments for another model,
+            incompatible integrator/estimator pairs, out-of-range values (all ``ValueError``).
+        PluginError: A user part that cannot be loaded or lacks its interface.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 < float(p) < 1.0:
-        raise ValueError(f"p must lie in the open interval (0, 1), got {p!r}")
+    flow_args = {
+        k: v
+        for k, v in dict(velocity=velocity, integrator=integrator, steps=steps, likelihood=likelihood, p=p).items()
+        if v is not None
+    }
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ConfigError(f"steps must be an integer >= 1, got {steps!r}")
+    if p is not None and (not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 < float(p) < 1.0):
+        raise ConfigError(f"p must lie in the open interval (0, 1), got {p!r}")
     build = MODELS.get(model)
     if model == "flow":
-        return build(
-            obs_dim,
-            action_dim,
-            velocity=velocity,
-            integrator=integrator,
-            steps=steps,
-            likelihood=likelihood,
-            p=p,
-            **options,
+        return build(obs_dim, action_dim, **{**FLOW_DEFAULTS, **flow_args}, **options)
+    if flow_args:
+        raise ConfigError(
+            f"{', '.join(flow_args)} only apply to model 'flow', not {model!r} ({describe_options(parts_of(model))})"
         )
     if inspect.isclass(build):  # a Policy subclass named by dotted path or entry point
         build = _simple_builder(build)

@@ -27,6 +27,7 @@ passes, as in the MAF paper (and as for the autoregressive spline).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import normflows as nf
 import torch
@@ -66,6 +67,18 @@ def _check_tail_bound(tail_bound: float) -> float:
     if isinstance(tail_bound, bool) or not isinstance(tail_bound, (int, float)) or not 0 < tail_bound < math.inf:
         raise ValueError(f"tail_bound must be a finite number > 0, got {tail_bound!r}")
     return float(tail_bound)
+
+
+def _one_width(hidden: int | Sequence[int]) -> int:
+    """``policy.hidden`` as a conditioner width: an integer, or a list holding one (``[128]``)."""
+    if isinstance(hidden, (list, tuple)):
+        if len(hidden) != 1:
+            raise ValueError(
+                f"normflows conditioners have one width: hidden must be an integer or [width], got {list(hidden)!r} "
+                "(their depth is net_blocks)"
+            )
+        return hidden[0]
+    return hidden
 
 
 def _check_spline_options(
@@ -218,7 +231,7 @@ class NSFPolicy(NormflowsPolicy):
         obs_dim: Observation width.
         action_dim: Action width.
         blocks: Number of coupling blocks (>= 1).
-        hidden: Width of the conditioner networks (>= 1).
+        hidden: Width of the conditioner networks (>= 1); or ``[width]`` (``policy.hidden``).
         net_blocks: Residual blocks per conditioner network (>= 0).
         num_bins: Spline bins (2 ... 1000; normflows keeps bins at least 1e-3 wide).
         tail_bound: Half-width of the interval the splines act on (> 0).
@@ -234,7 +247,7 @@ class NSFPolicy(NormflowsPolicy):
         obs_dim: int,
         action_dim: int,
         blocks: int = 4,
-        hidden: int = 128,
+        hidden: int | Sequence[int] = 128,
         net_blocks: int = 2,
         num_bins: int = 8,
         tail_bound: float = 3.0,
@@ -242,6 +255,7 @@ class NSFPolicy(NormflowsPolicy):
         mixing: str = "lu",
     ) -> None:
         super().__init__(obs_dim, action_dim, blocks, mixing)
+        hidden = _one_width(hidden)
         act, tail_bound = _check_spline_options(hidden, net_blocks, num_bins, tail_bound, activation)
         for i in range(blocks):
             self._add_block(
@@ -273,7 +287,7 @@ class AutoregressiveNSFPolicy(NormflowsPolicy):
         obs_dim: Observation width.
         action_dim: Action width.
         blocks: Number of autoregressive blocks (>= 1).
-        hidden: Width of the MADE networks (>= 1).
+        hidden: Width of the MADE networks (>= 1); or ``[width]`` (``policy.hidden``).
         net_blocks: Residual blocks per MADE network (>= 0).
         num_bins: Spline bins (2 ... 1000).
         tail_bound: Half-width of the interval the splines act on (> 0).
@@ -289,7 +303,7 @@ class AutoregressiveNSFPolicy(NormflowsPolicy):
         obs_dim: int,
         action_dim: int,
         blocks: int = 4,
-        hidden: int = 128,
+        hidden: int | Sequence[int] = 128,
         net_blocks: int = 2,
         num_bins: int = 8,
         tail_bound: float = 3.0,
@@ -297,6 +311,7 @@ class AutoregressiveNSFPolicy(NormflowsPolicy):
         mixing: str = "lu",
     ) -> None:
         super().__init__(obs_dim, action_dim, blocks, mixing)
+        hidden = _one_width(hidden)
         act, tail_bound = _check_spline_options(hidden, net_blocks, num_bins, tail_bound, activation)
         for _ in range(blocks):
             self._add_block(
@@ -325,7 +340,7 @@ class MAFPolicy(NormflowsPolicy):
         obs_dim: Observation width.
         action_dim: Action width.
         blocks: Number of autoregressive blocks (>= 1).
-        hidden: Width of the MADE networks (>= 1).
+        hidden: Width of the MADE networks (>= 1); or ``[width]`` (``policy.hidden``).
         net_blocks: Residual blocks per MADE network (>= 0).
         activation: Activation name of the MADE networks.
         mixing: ``"lu"``, ``"permute"`` or ``"none"`` (see :class:`NormflowsPolicy`).
@@ -339,12 +354,13 @@ class MAFPolicy(NormflowsPolicy):
         obs_dim: int,
         action_dim: int,
         blocks: int = 4,
-        hidden: int = 128,
+        hidden: int | Sequence[int] = 128,
         net_blocks: int = 2,
         activation: str = "relu",
         mixing: str = "lu",
     ) -> None:
         super().__init__(obs_dim, action_dim, blocks, mixing)
+        hidden = _one_width(hidden)
         _check_int("hidden", hidden, 1)
         _check_int("net_blocks", net_blocks, 0)
         act = _check_activation(activation)

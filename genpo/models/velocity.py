@@ -224,32 +224,50 @@ class ResidualBlock(nn.Module):
 
 
 class ResMLPVelocity(MLPVelocity):
-    """Residual-MLP variant: a projection to ``width``, ``blocks`` residual blocks, a linear head.
+    """Residual-MLP variant: a projection to the stream width, residual blocks, a linear head.
 
     Args:
         latent_dim: Width of ``x``.
         obs_dim: Width of the observation.
-        width: Width of the residual stream.
-        blocks: Number of residual blocks.
+        hidden: One residual block per entry, of that width (a linear map joins blocks of different
+            widths), e.g. ``policy.hidden``; None: ``blocks`` blocks of width ``width``.
+        width: Width of the residual stream when ``hidden`` is None (default 256).
+        blocks: Number of residual blocks when ``hidden`` is None (default 3).
         activation: Activation name.
         time_dim: Width of the time embedding.
+
+    Raises:
+        ValueError: ``hidden`` together with ``width`` or ``blocks``, or non-positive sizes.
     """
 
     def __init__(
         self,
         latent_dim: int,
         obs_dim: int,
-        width: int = 256,
-        blocks: int = 3,
+        hidden: Sequence[int] | None = None,
+        width: int | None = None,
+        blocks: int | None = None,
         activation: str = "mish",
         time_dim: int = 32,
     ) -> None:
-        super().__init__(latent_dim, obs_dim, hidden=(width,), activation=activation, time_dim=time_dim)
-        self.trunk = nn.Sequential(
-            *[ResidualBlock(width, activation) for _ in range(blocks)],
-            make_activation(activation),
-            nn.Linear(width, latent_dim),
+        if hidden is not None and (width is not None or blocks is not None):
+            raise ValueError("resmlp takes either hidden (one residual block per width) or width and blocks, not both")
+        widths = (
+            list(hidden)
+            if hidden is not None
+            else [256 if width is None else width] * (3 if blocks is None else blocks)
         )
+        stream = widths[0] if widths else (256 if width is None else width)
+        if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in [*widths, stream]):
+            raise ValueError(f"resmlp widths must be positive integers, got {widths or stream!r}")
+        super().__init__(latent_dim, obs_dim, hidden=(stream,), activation=activation, time_dim=time_dim)
+        layers: list[nn.Module] = []
+        for i, w in enumerate(widths):
+            if i and w != widths[i - 1]:
+                layers.append(nn.Linear(widths[i - 1], w))
+            layers.append(ResidualBlock(w, activation))
+        layers += [make_activation(activation), nn.Linear(widths[-1] if widths else stream, latent_dim)]
+        self.trunk = nn.Sequential(*layers)
         # The input sum feeds the residual stream directly.
         self.act = nn.Identity()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from genpo.errors import ConfigError
+from genpo.errors import ConfigError, GenpoError
 
 DEFAULT_ENV = "gym:InvertedPendulum-v5"
 SCHEDULES = ("adaptive", "fixed", "linear")
@@ -24,7 +24,8 @@ class EnvConfig:
     """Which environment, and how many copies."""
 
     id: str = DEFAULT_ENV
-    """Environment id with backend prefix (``gym:HalfCheetah-v5``, ``isaaclab:Isaac-Ant``); a bare id is Gymnasium."""
+    """Environment id with backend prefix (``gym:HalfCheetah-v5``, ``isaaclab:Isaac-Ant``); a bare id is Gymnasium;
+    ``pkg.mod:make_env`` names a factory (docs/architecture.md)."""
     num_envs: int = 16
     """Parallel sub-environments per process (>= 1)."""
     options: dict[str, Any] = field(default_factory=dict)
@@ -36,9 +37,10 @@ class PolicyConfig:
     """The actor (any member of the zoo) and the critic."""
 
     model: str = "flow"
-    """Policy family: ``flow``, ``gaussian``, ``nsf``, ``nsf-ar``, ``maf`` (``genpo list``)."""
+    """Policy family: ``flow``, ``gaussian``, ``nsf``, ``nsf-ar``, ``maf`` (``genpo list``), or ``pkg.mod:Class``."""
     velocity: str = "mlp"
-    """Velocity network of a flow policy."""
+    """Velocity network of a flow policy: ``mlp``, ``resmlp``, or ``pkg.mod:Class`` (any part: a dotted path or a
+    ``genpo.plugins`` entry point, docs/architecture.md)."""
     integrator: str = "edict"
     """Integrator of a flow policy: ``edict``, ``euler``, ``pf-ode``, ``reversible-heun``, ``reversible-rk``,
     ``gaussian-chain`` (their options go in ``options``: ``genpo list``, docs/architecture.md)."""
@@ -49,16 +51,19 @@ class PolicyConfig:
     surrogate, not a density)."""
     p: float = 0.95
     """EDICT mixing coefficient, in (0, 1)."""
-    hidden: list[int] = field(default_factory=lambda: [400, 200, 100])
-    """Hidden widths of the actor network (velocity MLP or Gaussian mean)."""
+    hidden: list[int] | None = None
+    """Hidden widths of the actor network, given to the part that takes ``hidden`` (a flow's velocity network
+    or the model); None: that part's default (``[400, 200, 100]`` for ``mlp`` and ``gaussian``, 3 blocks of
+    256 for ``resmlp``, ``128`` for normflows' conditioners, which take one width: ``[w]``)."""
     critic_hidden: list[int] = field(default_factory=lambda: [400, 200, 100])
     """Hidden widths of the critic MLP."""
     activation: str = "mish"
-    """Activation of actor and critic."""
+    """Activation of the critic and of every actor part that takes ``activation``."""
     normalize_obs: bool = True
     """Running mean/std observation normalization, saved with the policy."""
     options: dict[str, Any] = field(default_factory=dict)
-    """Extra keyword options for ``make_policy`` (e.g. ``method``, ``rtol``, ``probes``, ``init_log_std``)."""
+    """Keyword options of the chosen parts (e.g. ``method``, ``rtol``, ``probes``, ``init_log_std``); each must be
+    taken by one of them (an option none takes is refused, naming each part's options)."""
 
 
 @dataclass
@@ -218,20 +223,53 @@ def save_yaml(cfg: TrainConfig, path: str | Path) -> None:
 
 
 def build_actor(p: PolicyConfig, obs_dim: int, action_dim: int) -> Any:
-    """The actor ``make_policy`` builds from a policy section (flow options only for flow models)."""
-    from genpo.models import make_policy
+    """The actor ``make_policy`` builds from a policy section, with strict options.
 
-    # Families other than flow/gaussian take their network options from ``policy.options`` alone.
+    The flow fields (``velocity``, ``integrator``, ``steps``, ``likelihood``, ``p``) are for ``model: flow``:
+    another model with any of them off its default is refused. ``hidden``, ``activation`` and ``p`` go to
+    every chosen part that takes them; a value off its default that no chosen part takes is refused, as is
+    a ``policy.options`` key no part takes or one that is a field of this section.
+
+    Raises:
+        ConfigError: Naming the field, the chosen parts and the options each takes.
+    """
+    from genpo.models import make_policy
+    from genpo.models.factory import FLOW_ARGS, describe_options, parts_of
+
+    defaults = PolicyConfig()
+    misplaced = sorted(set(p.options) & {f.name for f in dataclasses.fields(PolicyConfig)})
+    if misplaced:
+        raise ConfigError(f"policy.options.{misplaced[0]}: set policy.{misplaced[0]} itself, not inside policy.options")
+    flow = p.model == "flow"
     kwargs: dict[str, Any] = {}
-    if p.model == "flow":
-        kwargs.update(velocity=p.velocity, integrator=p.integrator, steps=p.steps, likelihood=p.likelihood, p=p.p)
-        kwargs["activation"] = p.activation
-        if p.velocity == "mlp":
-            kwargs["hidden"] = tuple(p.hidden)
-    elif p.model == "gaussian":
-        kwargs.update(activation=p.activation, hidden=tuple(p.hidden))
+    if flow:
+        kwargs.update(velocity=p.velocity, integrator=p.integrator, steps=p.steps, likelihood=p.likelihood)
+        parts = parts_of("flow", p.velocity, p.integrator, p.likelihood)
+    else:
+        parts = parts_of(p.model)
+        off = [f"policy.{f}={getattr(p, f)!r}" for f in FLOW_ARGS if getattr(p, f) != getattr(defaults, f)]
+        if off:
+            raise ConfigError(f"{', '.join(off)}: only model 'flow' takes it; {describe_options(parts)}")
+    takes = [names for _, names in parts.values()]
+    shared = {"activation": p.activation, "hidden": None if p.hidden is None else list(p.hidden)}
+    if flow:
+        shared["p"] = p.p
+    for name, value in shared.items():
+        if value is None:
+            continue
+        if any(names is None or name in names for names in takes):
+            kwargs[name] = tuple(value) if name == "hidden" else value
+        elif value != getattr(defaults, name):
+            raise ConfigError(
+                f"policy.{name}={value!r} is taken by none of the chosen parts ({describe_options(parts)})"
+            )
     kwargs.update(p.options)
-    return make_policy(obs_dim, action_dim, model=p.model, **kwargs)
+    try:
+        return make_policy(obs_dim, action_dim, model=p.model, **kwargs)
+    except GenpoError:
+        raise
+    except ValueError as exc:  # a part's own range check: still bad input
+        raise ConfigError(str(exc)) from None
 
 
 def _check(cond: bool, what: str, value: Any, allowed: str) -> None:
@@ -271,10 +309,11 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("hidden", "critic_hidden"):
         val = getattr(p, name)
         _check(
-            isinstance(val, (list, tuple)) and len(val) > 0 and all(_is_int(h) and h > 0 for h in val),
+            (val is None and name == "hidden")
+            or (isinstance(val, (list, tuple)) and len(val) > 0 and all(_is_int(h) and h > 0 for h in val)),
             f"policy.{name}",
             val,
-            "a non-empty list of positive integers",
+            "a non-empty list of positive integers" + (" or null (the part's default)" if name == "hidden" else ""),
         )
     # Building a 1-dim policy checks names, pairs and options exactly as the real run will.
     actor = build_actor(p, obs_dim=1, action_dim=1)
