@@ -107,6 +107,9 @@ def write_report(run_dirs: list[Path], out: Path, episodes: int | None = None, w
     from genpo.workbench.plots import return_curves
 
     runs = [read_run(d) for d in run_dirs]
+    if episodes is None:  # genpo plot: the cells' own evaluation length
+        lengths = {len(r.eval_returns) for r in runs if r.eval_returns}
+        episodes = lengths.pop() if len(lengths) == 1 else None
     summaries = group_runs(runs)
     out.mkdir(parents=True, exist_ok=True)
     write_runs_csv(runs, out / "runs.csv")
