@@ -89,6 +89,9 @@ class AlgoConfig:
     """GAE lambda in [0, 1]."""
     clip_param: float = 0.2
     """PPO ratio clip range (> 0)."""
+    trust_region: str = "clip"
+    """``clip`` (PPO's clipped ratio) or ``aspo`` (FPO++: PPO's clip for positive advantages, SPO's
+    quadratic penalty ``|A| (r - 1)^2 / (2 clip_param)`` for negative ones)."""
     value_coef: float = 1.0
     """Value-loss coefficient (>= 0)."""
     value_clip: bool = True
@@ -320,6 +323,7 @@ def validate(cfg: TrainConfig) -> None:
     _check(_is_num(a.learning_rate) and a.learning_rate > 0, "algo.learning_rate", a.learning_rate, "> 0")
     _check(isinstance(a.normalize_reward, bool), "algo.normalize_reward", a.normalize_reward, "true or false")
     _check(a.schedule in SCHEDULES, "algo.schedule", a.schedule, f"one of {', '.join(SCHEDULES)}")
+    _check(a.trust_region in ("clip", "aspo"), "algo.trust_region", a.trust_region, "one of clip, aspo")
     _check(_is_num(a.desired_kl) and a.desired_kl > 0, "algo.desired_kl", a.desired_kl, "> 0")
     for name in ("num_epochs", "num_minibatches", "steps_per_env"):
         val = getattr(a, name)

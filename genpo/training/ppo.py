@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from genpo.errors import RunFailed
 from genpo.objectives import (
     AdaptiveLR,
+    asymmetric_surrogate,
     clipped_surrogate,
     compression_loss,
     entropy_estimate,
@@ -68,7 +69,8 @@ class PPO:
                 new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
                 check_finite(new_log_prob, self.score_name + " in the update", iteration)
                 adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
-                pg_loss, info = clipped_surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
+                surrogate = asymmetric_surrogate if cfg.trust_region == "aspo" else clipped_surrogate
+                pg_loss, info = surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
                 values = ac.value(mb["critic_obs"])
                 v_loss = value_loss(values, mb["values"], mb["returns"], cfg.clip_param if cfg.value_clip else None)
                 loss = pg_loss + cfg.value_coef * v_loss

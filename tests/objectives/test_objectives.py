@@ -9,6 +9,7 @@ import torch
 
 from genpo.objectives import (
     AdaptiveLR,
+    asymmetric_surrogate,
     clipped_surrogate,
     compression_loss,
     entropy_estimate,
@@ -78,3 +79,29 @@ def test_adaptive_lr_rule():
     with pytest.raises(ValueError, match="desired_kl"):
         AdaptiveLR(desired_kl=0.0)
     assert math.isfinite(rule(5e-4, 0.02))
+
+
+def test_asymmetric_surrogate_is_ppo_for_positive_and_spo_for_negative_advantages():
+    old = torch.zeros(4)
+    r = torch.tensor([1.5, 0.9, 0.5, 1.1])
+    adv = torch.tensor([1.0, 2.0, -1.0, -2.0])
+    loss, info = asymmetric_surrogate(r.log(), old, adv, clip=0.2)
+    # A >= 0: min(r A, clip(r) A) = 1.2, 1.8; A < 0: r A - |A| (r - 1)^2 / (2 c) = -0.5 - 0.625, -2.2 - 0.05
+    expected = -torch.tensor([1.2, 1.8, -0.5 - 0.625, -2.2 - 0.05]).mean()
+    assert loss.item() == pytest.approx(expected.item())
+    assert info["clipfrac"].item() == pytest.approx(0.5)
+    same, _ = clipped_surrogate(r[:2].log(), old[:2], adv[:2], clip=0.2)
+    part, _ = asymmetric_surrogate(r[:2].log(), old[:2], adv[:2], clip=0.2)
+    assert part.item() == pytest.approx(same.item())
+
+
+def test_asymmetric_surrogate_pulls_a_negative_advantage_ratio_back_inside():
+    """Below 1 - c PPO's gradient is zero; SPO's penalty still pushes r up towards its optimum at 1 - c."""
+    for r0, sign in ((0.5, -1.0), (1.5, 1.0)):
+        new = torch.log(torch.tensor([r0])).requires_grad_(True)
+        loss, _ = asymmetric_surrogate(new, torch.zeros(1), -torch.ones(1), clip=0.2)
+        loss.backward()
+        assert sign * new.grad.item() > 0  # gradient descent moves log r towards log(0.8)
+    ppo_new = torch.log(torch.tensor([0.5])).requires_grad_(True)
+    clipped_surrogate(ppo_new, torch.zeros(1), -torch.ones(1), clip=0.2)[0].backward()
+    assert ppo_new.grad.item() == 0.0

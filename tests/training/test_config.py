@@ -48,6 +48,7 @@ def test_unknown_keys_are_refused(data, match):
         ({"env": {"id": "nobackend:Foo"}}, "unknown environment backend"),
         ({"algo": {"gamma": 1.5}}, "gamma"),
         ({"algo": {"schedule": "cosine"}}, "adaptive, fixed"),
+        ({"algo": {"trust_region": "spo"}}, "algo.trust_region must be one of clip, aspo"),
         ({"algo": {"compress_coef": float("nan")}}, "compress_coef"),
         ({"algo": {"num_minibatches": 10_000}}, "rollout size"),
         ({"run": {"device": "tpu"}}, "cpu, cuda"),
