@@ -49,6 +49,9 @@ OPTION_FIELDS: dict[str, tuple[str, str]] = {
     "plugin": ("run", "plugins"),
 }
 
+# Config field -> the option that sets it, named in a message about that field.
+FIELD_OPTIONS = {f"{section}.{name}": "--" + opt.replace("_", "-") for opt, (section, name) in OPTION_FIELDS.items()}
+
 
 def field_help(option: str) -> str:
     """The help line of ``option``: its configuration field's docstring (first sentence) and default."""
@@ -192,15 +195,21 @@ def train(
     )
     if resume and checkpoint is not None:
         raise ConfigError("use either --resume or --checkpoint, not both")
-    result = api.train(
-        config,
-        preset=preset,
-        resume=resume,
-        checkpoint=checkpoint,
-        distributed=distributed,
-        console=console,
-        **overrides_from_options(given),
-    )
+    try:
+        result = api.train(
+            config,
+            preset=preset,
+            resume=resume,
+            checkpoint=checkpoint,
+            distributed=distributed,
+            console=console,
+            **overrides_from_options(given),
+        )
+    except ConfigError as exc:
+        flag = FIELD_OPTIONS.get(exc.field or "")
+        if flag is None:
+            raise
+        raise ConfigError(f"{exc} (option {flag})", field=exc.field) from None
     if result.world_size > 1:
         console.print(
             f"rank {result.rank}/{result.world_size}: parameter checksum {result.parameter_checksum}", highlight=False

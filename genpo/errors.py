@@ -22,9 +22,19 @@ class GenpoError(Exception):
 
 
 class ConfigError(GenpoError, ValueError):
-    """An option, configuration value or part name is invalid; raised before any work starts."""
+    """An option, configuration value or part name is invalid; raised before any work starts.
+
+    Args:
+        message: What is wrong and what is allowed.
+        field: The configuration field at fault (``"run.seed"``), when there is one: a front end can name
+            its own option for it.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str = "", field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PluginError(ConfigError):

@@ -27,7 +27,8 @@ from genpo.errors import ConfigError, GenpoError, RunFolderError
 from genpo.plugins import check_checkpoint_imports, imports_of
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import load_checkpoint, resolve_checkpoint
-from genpo.training.config import DEFAULT_ENV, SECTIONS, TrainConfig, load_yaml
+from genpo.training.config import DEFAULT_ENV, SECTIONS, TrainConfig, check_device, check_seed, load_yaml
+from genpo.training.files import describe_os_error, ensure_folder
 from genpo.training.runner import Trainer, TrainResult, env_folder_name, make_run_dir
 
 ConfigSource = TrainConfig | dict[str, Any] | str | Path | None
@@ -276,6 +277,8 @@ def prepare(
         raise
     except ValueError as exc:  # validators below the API raise plain ValueError
         raise ConfigError(str(exc)) from None
+    # A logdir that is a file or not writable fails now, before an environment is built.
+    ensure_folder(make_run_dir(cfg).parent, "run folder under run.logdir", create=False)
     return PreparedRun(cfg, ckpt, path)
 
 
@@ -286,10 +289,11 @@ def create_run_dir(cfg: TrainConfig) -> Path:
         RunFolderError: The folder cannot be created.
     """
     path = make_run_dir(cfg)
+    ensure_folder(path.parent, "run folder under run.logdir")
     try:
-        path.mkdir(parents=True)
+        path.mkdir()
     except OSError as exc:
-        raise RunFolderError(f"cannot create the run folder {str(path)!r} (run.logdir): {exc.strerror}") from None
+        raise RunFolderError(describe_os_error(exc, path, "create the run folder (run.logdir)")) from None
     return path
 
 
@@ -387,6 +391,7 @@ def load(
     """
     from genpo.training.loading import actor_critic_from_checkpoint
 
+    check_device(device, "device")  # before loading: a missing GPU is not a damaged checkpoint
     path = locate_checkpoint(checkpoint, logdir, env)
     cfg, ac, _ = actor_critic_from_checkpoint(path, device, plugins=plugins, env_id=env)
     return ac, cfg
@@ -425,6 +430,8 @@ def evaluate(
 
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ConfigError(f"episodes must be an integer >= 1, got {episodes!r}")
+    check_seed(seed, "seed")
+    check_device(device, "device")
     if isinstance(policy, ActorCritic):
         ac, cfg = policy, config or TrainConfig()
     else:

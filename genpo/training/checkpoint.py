@@ -106,7 +106,11 @@ def checkpoints_in(run_dir: Path) -> list[Path]:
 
 
 def find_latest(logdir: str | Path, env_name: str | None = None) -> Path:
-    """The newest checkpoint of the newest run under ``<logdir>/genpo[/<env_name>]``.
+    """The most recently written checkpoint under ``<logdir>/genpo[/<env_name>]``.
+
+    Each run folder offers its highest-iteration ``model_<it>.pt``; among those, the one whose write
+    finished last (file modification time; ties: the higher iteration) wins. Folder names are not used:
+    a run name or a copied folder can sort anywhere.
 
     Raises:
         CheckpointError: When no run folder holds a checkpoint.
@@ -115,13 +119,16 @@ def find_latest(logdir: str | Path, env_name: str | None = None) -> Path:
     if env_name:
         root = root / env_name
     if not root.is_dir():
-        raise CheckpointError(f"no run folder at {str(root)!r}; train first or name a checkpoint file")
-    runs = sorted((d for d in root.rglob("*") if d.is_dir() and checkpoints_in(d)), key=lambda d: d.name)
-    if not runs:
+        raise CheckpointError(f"no run folder at {str(root)!r}; train first or pass --checkpoint PATH")
+    newest = [ckpts[-1] for d in root.rglob("*") if d.is_dir() and (ckpts := checkpoints_in(d))]
+    if not newest:
         raise CheckpointError(f"no checkpoint (model_<iteration>.pt) under {str(root)!r}")
-    # Run folder names start with a sortable timestamp; ties across envs break by modification time.
-    latest = max(runs, key=lambda d: (d.name[:19], d.stat().st_mtime))
-    return checkpoints_in(latest)[-1]
+
+    def written(p: Path) -> tuple[int, int]:
+        m = CHECKPOINT_RE.match(p.name)
+        return p.stat().st_mtime_ns, int(m.group(1)) if m else -1
+
+    return max(newest, key=written)
 
 
 def resolve_checkpoint(spec: str, logdir: str | Path, env_name: str | None = None) -> Path:

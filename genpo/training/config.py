@@ -7,6 +7,8 @@ Precedence (:func:`genpo.training.api.resolve_config`, used by ``genpo train`` t
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ class EnvConfig:
     """Environment id with backend prefix (``gym:HalfCheetah-v5``, ``isaaclab:Isaac-Ant``); a bare id is Gymnasium;
     ``pkg.mod:make_env`` names a factory (docs/architecture.md)."""
     num_envs: int = 16
-    """Parallel sub-environments per process (>= 1)."""
+    """Parallel sub-environments per process, in [1, 2**20]."""
     options: dict[str, Any] = field(default_factory=dict)
     """Backend options passed to ``make_env`` (e.g. ``workers`` for Gymnasium)."""
 
@@ -45,16 +47,16 @@ class PolicyConfig:
     """Integrator of a flow policy: ``edict``, ``euler``, ``pf-ode``, ``reversible-heun``, ``reversible-rk``,
     ``gaussian-chain`` (their options go in ``options``: ``genpo list``, docs/architecture.md)."""
     steps: int = 5
-    """Integration steps K (>= 1)."""
+    """Integration steps K, in [1, 1000]."""
     likelihood: str = "exact"
     """Likelihood estimator: ``exact``, ``jacobian``, ``hutchinson``, ``trace``, or ``cfm`` (FPO's ratio
     surrogate, not a density)."""
     p: float = 0.95
     """EDICT mixing coefficient, in (0, 1)."""
     hidden: list[int] | None = None
-    """Hidden widths of the actor network, given to the part that takes ``hidden`` (a flow's velocity network
-    or the model); None: that part's default (``[400, 200, 100]`` for ``mlp`` and ``gaussian``, 3 blocks of
-    256 for ``resmlp``, ``128`` for normflows' conditioners, which take one width: ``[w]``)."""
+    """Hidden widths of the actor network, each in [1, 65536], given to the part that takes ``hidden`` (a flow's
+    velocity network or the model); None: that part's default (``[400, 200, 100]`` for ``mlp`` and ``gaussian``,
+    3 blocks of 256 for ``resmlp``, ``128`` for normflows' conditioners, which take one width: ``[w]``)."""
     critic_hidden: list[int] = field(default_factory=lambda: [400, 200, 100])
     """Hidden widths of the critic MLP."""
     activation: str = "mish"
@@ -71,7 +73,7 @@ class AlgoConfig:
     """PPO with GenPO's extra terms (authors' Ant defaults)."""
 
     learning_rate: float = 5e-4
-    """Initial Adam learning rate (> 0)."""
+    """Initial Adam learning rate (finite, > 0)."""
     schedule: str = "adaptive"
     """``adaptive`` (KL-driven, rsl_rl's rule), ``fixed``, or ``linear`` (CleanRL's: from ``learning_rate`` to 0
     at the end of the invocation's budget)."""
@@ -118,13 +120,13 @@ class RunConfig:
     total_steps: int | None = None
     """Env steps (all envs, all processes) to run in this invocation; overrides ``max_iterations``."""
     seed: int = 1
-    """Seed of torch, numpy and the environments (rank r uses seed + r)."""
+    """Seed of torch, numpy and the environments, in [0, 2**32 - 1] (rank r uses seed + r)."""
     device: str = "cpu"
     """``cpu`` or ``cuda`` (``cuda:N``); distributed ranks use ``cuda:LOCAL_RANK``."""
     logdir: str = "logs"
     """Root of run folders: ``<logdir>/genpo/<env>/<timestamp>[_<run_name>]``."""
     run_name: str = ""
-    """Suffix of the run folder."""
+    """Suffix of the run folder: up to 100 letters, digits and ``. _ + -`` (no ``/``)."""
     save_interval: int = 50
     """Write ``model_<it>.pt`` every this many iterations (and at the end; >= 1)."""
     log_interval: int = 1
@@ -277,7 +279,7 @@ def build_actor(p: PolicyConfig, obs_dim: int, action_dim: int) -> Any:
 
 def _check(cond: bool, what: str, value: Any, allowed: str) -> None:
     if not cond:
-        raise ConfigError(f"{what} must be {allowed}, got {value!r}")
+        raise ConfigError(f"{what} must be {allowed}, got {value!r}", field=what)
 
 
 def _is_int(x: Any) -> bool:
@@ -286,6 +288,65 @@ def _is_int(x: Any) -> bool:
 
 def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _is_finite(x: Any) -> bool:
+    return _is_num(x) and math.isfinite(x)
+
+
+def _int_in(x: Any, lo: int, hi: int) -> bool:
+    return _is_int(x) and lo <= x <= hi
+
+
+# Upper bounds: far above any sensible run, low enough that a typo fails here instead of hanging or
+# exhausting memory after work has started.
+MAX_NUM_ENVS = 2**20
+MAX_STEPS = 1000
+MAX_WIDTH = 2**16
+MAX_ITERATIONS = 10**9
+MAX_TOTAL_STEPS = 10**13
+MAX_SEED = 2**32 - 1
+RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+
+
+def check_seed(seed: Any, what: str = "run.seed") -> int:
+    """``seed`` if it is an integer in ``[0, 2**32 - 1]`` (what every RNG genpo seeds accepts), else ConfigError."""
+    _check(_int_in(seed, 0, MAX_SEED), what, seed, f"an integer in [0, {MAX_SEED}]")
+    return seed
+
+
+def check_device(device: Any, what: str = "run.device") -> str:
+    """``device`` if it is ``cpu``, ``cuda`` or ``cuda:N`` and exists on this machine, else ConfigError."""
+    ok = isinstance(device, str) and (
+        device in ("cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
+    )
+    _check(ok, what, device, "cpu, cuda or cuda:N")
+    if device != "cpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            why = "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+            raise ConfigError(f"{what} is {device!r} but {why} (torch {torch.__version__}); use cpu", field=what)
+        index = int(device[5:]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"{what} is {device!r} but this machine has {torch.cuda.device_count()} CUDA device(s): "
+                f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}",
+                field=what,
+            )
+    return device
+
+
+def check_run_name(name: Any, what: str = "run.run_name") -> str:
+    """A run-folder suffix: empty, or up to 100 letters, digits and ``. _ + -`` (no path separators)."""
+    _check(
+        isinstance(name, str) and (name == "" or RUN_NAME_RE.match(name) is not None),
+        what,
+        name,
+        "empty or 1-100 letters, digits and . _ + - starting with a letter or digit (a folder name: no '/', "
+        "spaces or '..')",
+    )
+    return name
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -305,26 +366,27 @@ def validate(cfg: TrainConfig) -> None:
     backend, task = parse_env_id(e.id)
     if backend == DOTTED:
         load_env_factory(task)
-    _check(_is_int(e.num_envs) and e.num_envs >= 1, "env.num_envs", e.num_envs, "an integer >= 1")
-    _check(_is_int(p.steps) and p.steps >= 1, "policy.steps", p.steps, "an integer >= 1")
+    _check(_int_in(e.num_envs, 1, MAX_NUM_ENVS), "env.num_envs", e.num_envs, f"an integer in [1, {MAX_NUM_ENVS}]")
+    _check(_int_in(p.steps, 1, MAX_STEPS), "policy.steps", p.steps, f"an integer in [1, {MAX_STEPS}]")
     _check(_is_num(p.p) and 0 < p.p < 1, "policy.p", p.p, "in the open interval (0, 1)")
     _check(p.activation in ACTIVATIONS, "policy.activation", p.activation, f"one of {', '.join(ACTIVATIONS)}")
     for name in ("hidden", "critic_hidden"):
         val = getattr(p, name)
         _check(
             (val is None and name == "hidden")
-            or (isinstance(val, (list, tuple)) and len(val) > 0 and all(_is_int(h) and h > 0 for h in val)),
+            or (isinstance(val, (list, tuple)) and len(val) > 0 and all(_int_in(h, 1, MAX_WIDTH) for h in val)),
             f"policy.{name}",
             val,
-            "a non-empty list of positive integers" + (" or null (the part's default)" if name == "hidden" else ""),
+            f"a non-empty list of integers in [1, {MAX_WIDTH}]"
+            + (" or null (the part's default)" if name == "hidden" else ""),
         )
     # Building a 1-dim policy checks names, pairs and options exactly as the real run will.
     actor = build_actor(p, obs_dim=1, action_dim=1)
-    _check(_is_num(a.learning_rate) and a.learning_rate > 0, "algo.learning_rate", a.learning_rate, "> 0")
+    _check(_is_finite(a.learning_rate) and a.learning_rate > 0, "algo.learning_rate", a.learning_rate, "finite and > 0")
     _check(isinstance(a.normalize_reward, bool), "algo.normalize_reward", a.normalize_reward, "true or false")
     _check(a.schedule in SCHEDULES, "algo.schedule", a.schedule, f"one of {', '.join(SCHEDULES)}")
     _check(a.trust_region in ("clip", "aspo"), "algo.trust_region", a.trust_region, "one of clip, aspo")
-    _check(_is_num(a.desired_kl) and a.desired_kl > 0, "algo.desired_kl", a.desired_kl, "> 0")
+    _check(_is_finite(a.desired_kl) and a.desired_kl > 0, "algo.desired_kl", a.desired_kl, "finite and > 0")
     for name in ("num_epochs", "num_minibatches", "steps_per_env"):
         val = getattr(a, name)
         _check(_is_int(val) and val >= 1, f"algo.{name}", val, "an integer >= 1")
@@ -337,16 +399,17 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("gamma", "lam"):
         val = getattr(a, name)
         _check(_is_num(val) and 0 <= val <= 1, f"algo.{name}", val, "in [0, 1]")
-    for name in ("clip_param", "max_grad_norm"):
-        val = getattr(a, name)
-        _check(_is_num(val) and val > 0, f"algo.{name}", val, "> 0")
+    _check(_is_finite(a.clip_param) and a.clip_param > 0, "algo.clip_param", a.clip_param, "finite and > 0")
+    _check(
+        _is_num(a.max_grad_norm) and a.max_grad_norm > 0, "algo.max_grad_norm", a.max_grad_norm, "> 0 (inf: no clip)"
+    )
     for name, flag in (
         ("value_coef", ""),
         ("entropy_coef", ""),
         ("compress_coef", ""),
     ):
         val = getattr(a, name)
-        _check(_is_num(val) and val >= 0 and val == val, f"algo.{name}{flag}", val, "a finite number >= 0")
+        _check(_is_finite(val) and val >= 0, f"algo.{name}{flag}", val, "a finite number >= 0")
     if not actor.is_density and a.entropy_coef > 0:
         raise ConfigError(
             f"algo.entropy_coef must be 0 with likelihood {p.likelihood!r}: a ratio surrogate has no log-density "
@@ -356,26 +419,23 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("set a budget: run.max_iterations or run.total_steps")
     if r.max_iterations is not None:
         _check(
-            _is_int(r.max_iterations) and r.max_iterations >= 1,
+            _int_in(r.max_iterations, 1, MAX_ITERATIONS),
             "run.max_iterations",
             r.max_iterations,
-            "an integer >= 1",
+            f"an integer in [1, {MAX_ITERATIONS}]",
         )
     if r.total_steps is not None:
         _check(
-            _is_int(r.total_steps) and r.total_steps >= 1,
+            _int_in(r.total_steps, 1, MAX_TOTAL_STEPS),
             "run.total_steps",
             r.total_steps,
-            "an integer >= 1",
+            f"an integer in [1, {MAX_TOTAL_STEPS}]",
         )
-    _check(_is_int(r.seed) and r.seed >= 0, "run.seed", r.seed, "an integer >= 0")
-    _check(
-        isinstance(r.device, str) and (r.device == "cpu" or r.device == "cuda" or r.device.startswith("cuda:")),
-        "run.device",
-        r.device,
-        "cpu, cuda or cuda:N",
-    )
+    check_seed(r.seed)
+    check_device(r.device)
+    check_run_name(r.run_name)
+    _check(isinstance(r.logdir, str) and r.logdir.strip() != "", "run.logdir", r.logdir, "a non-empty path")
     for name in ("save_interval", "log_interval"):
         val = getattr(r, name)
         _check(_is_int(val) and val >= 1, f"run.{name}", val, "an integer >= 1")
-    _check(_is_int(r.threads) and r.threads >= 0, "run.threads", r.threads, "an integer >= 0")
+    _check(_int_in(r.threads, 0, 1024), "run.threads", r.threads, "an integer in [0, 1024]")

@@ -123,6 +123,12 @@ def _unreadable(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
     mp.setattr(torch, "load", load)
 
 
+def _read_only_folder(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    (case / "ro").mkdir()
+    real_access = os.access  # as another user sees it (tests may run as root, who may write anywhere)
+    mp.setattr(os, "access", lambda p, mode: False if Path(p) == case / "ro" else real_access(p, mode))
+
+
 class _StepRaises:
     """Wraps PointMass; ``step`` raises like a buggy user environment."""
 
@@ -186,6 +192,33 @@ FAULTS = [
         2,
         "a resumed run continues on its own task",
     ),
+    # values: checked before any work, with the allowed range, naming the option
+    Fault(
+        "lr-inf",
+        ("train", *PM, "--lr", "inf"),
+        2,
+        "algo.learning_rate must be finite and > 0, got inf (option --learning-rate)",
+    ),
+    Fault(
+        "compress-coef-inf", ("train", *PM, "--compress-coef", "inf"), 2, "algo.compress_coef must be a finite number"
+    ),
+    Fault("entropy-coef-nan", ("train", *PM, "--entropy-coef", "nan"), 2, "algo.entropy_coef must be a finite number"),
+    Fault("steps-huge", ("train", *PM, "--steps", "100000000"), 2, "policy.steps must be an integer in [1, 1000]"),
+    Fault("num-envs-huge", ("train", "--env", "builtin:PointMass", "--num-envs", "100000000000"), 2, "[1, 1048576]"),
+    Fault("seed-overflow", ("train", *PM, "--seed", "99999999999999999999"), 2, "(option --seed)"),
+    Fault("seed-negative", ("train", *PM, "--seed", "-3"), 2, "run.seed must be an integer in [0, 4294967295]"),
+    Fault(
+        "play-seed-overflow", ("play", "--checkpoint", "{ckpt}", "--seed", "18446744073709551616"), 2, "seed must be"
+    ),
+    Fault(
+        "run-name-escapes", ("train", *PM, "--run-name", "../../x", "--logdir", "{case}/logs"), 2, "(option --run-name)"
+    ),
+    Fault("run-name-slash", ("train", *PM, "--run-name", "a/b", "--logdir", "{case}/logs"), 2, "no '/'"),
+    Fault(
+        "logdir-is-a-file", ("train", *PM, "--logdir", "{case}/afile"), 2, "is a file, not a folder", _file_in_the_way
+    ),
+    Fault("logdir-under-a-file", ("train", *PM, "--logdir", "{case}/afile/logs"), 2, "is a file", _file_in_the_way),
+    Fault("logdir-unwritable", ("train", *PM, "--logdir", "{case}/ro/logs"), 2, "permission denied", _read_only_folder),
     # files and folders
     Fault(
         "export-onto-a-file",
@@ -251,6 +284,11 @@ FAULTS = [
         _broken_isaaclab,
     ),
 ]
+if not torch.cuda.is_available():  # on a CUDA machine these commands are valid
+    FAULTS += [
+        Fault("train-device-cuda", ("train", *PM, "--device", "cuda"), 2, "CUDA"),
+        Fault("play-device-cuda", ("play", "--checkpoint", "{ckpt}", "--device", "cuda:1"), 2, "device is 'cuda:1'"),
+    ]
 # Runs that fail after starting may write their run folder (logs of what happened), nothing else.
 MAY_WRITE = {"env-step-raises": "logs"}
 

@@ -150,3 +150,19 @@ def test_orphaned_temporary_files_of_dead_writers_are_removed(tmp_path):
     orphan.write_bytes(b"partial")
     assert resolve_checkpoint(str(run), tmp_path) == run / "model_6.pt"  # resuming or playing cleans too
     assert not orphan.exists()
+
+
+def test_latest_is_the_last_written_checkpoint_not_the_last_folder_name(tmp_path):
+    env = tmp_path / "genpo" / "Env-v0"
+    first = env / "2026-03-01_00-00-00_zzz"  # sorts last by name, written first
+    nested = env / "2026-01-01_00-00-00_a" / "b"  # an old run name with '/' made a nested folder
+    second = env / "2026-02-01_00-00-00_aaa"
+    for d, i in ((first, 7), (nested, 3), (second, 2)):
+        save_checkpoint(payload(i), d / f"model_{i}.pt")
+    stamps = {first: 1000, nested: 2000, second: 3000}
+    for d, t in stamps.items():
+        for p in d.glob("model_*.pt"):
+            os.utime(p, (t, t))
+    assert find_latest(tmp_path) == second / "model_2.pt"
+    os.utime(nested / "model_3.pt", (4000, 4000))
+    assert find_latest(tmp_path, "Env-v0") == nested / "model_3.pt"
