@@ -305,8 +305,12 @@ def policy_cases() -> list[Case]:
 
 
 def surrogate_cases() -> list[Case]:
-    """Every flow pair whose ratio is a surrogate (``cfm``), for the tests that need no density."""
-    return [Case("flow", i, lk) for i, lk in flow_pairs(surrogates=True)]
+    """Every flow pair whose ratio is a surrogate (``cfm``, also with FPO++'s per-draw ratio), for the tests
+    that need no density."""
+    cases = []
+    for i, lk in flow_pairs(surrogates=True):
+        cases += [Case("flow", i, lk), Case("flow", i, lk, (("per_sample", True),))]
+    return cases
 
 
 def case_params(cases: list[Case]) -> list[Any]:

@@ -36,16 +36,21 @@ class CFMRatio(LikelihoodEstimator):
 
     Args:
         mc_samples: Draws ``N`` per action (FPO: 8-16).
+        per_sample: FPO++'s per-sample ratio: one ratio per draw, ``exp(l_old,i - l_new,i)``, each clipped
+            on its own (the surrogate averages the clipped terms), instead of one ratio of the draws' mean
+            losses. The rollout then stores ``N`` scores per step instead of one.
     """
 
     name = "cfm"
     exact = False
     surrogate = True
 
-    def __init__(self, mc_samples: int = 8) -> None:
+    def __init__(self, mc_samples: int = 8, per_sample: bool = False) -> None:
         if isinstance(mc_samples, bool) or not isinstance(mc_samples, int) or mc_samples < 1:
             raise ValueError(f"mc_samples must be an integer >= 1, got {mc_samples!r}")
-        self.mc_samples = mc_samples
+        if not isinstance(per_sample, bool):
+            raise ValueError(f"per_sample must be true or false, got {per_sample!r}")
+        self.mc_samples, self.per_sample = mc_samples, per_sample
 
     def compatible(self, integrator: Integrator) -> bool:
         return integrator.ode_sampler
@@ -62,7 +67,8 @@ class CFMRatio(LikelihoodEstimator):
         return a, tau, eps.reshape(latent.shape[0], n, action_dim)
 
     def loss(self, velocity: VelocityField, obs: Tensor, latent: Tensor, action_dim: int) -> Tensor:
-        """Per-sample CFM loss ``[B]`` of the action in ``latent`` with its stored draws.
+        """CFM loss of the action in ``latent`` with its stored draws: ``[B]`` (mean over draws), or ``[B, N]``
+        (one per draw) with ``per_sample``.
 
         Args:
             velocity: ``velocity(x, t, obs)`` with per-row times ``t`` of shape ``[B * N]``.
@@ -77,7 +83,8 @@ class CFMRatio(LikelihoodEstimator):
         a_f = a.repeat_interleave(n, dim=0)
         x_tau = (1.0 - tau_f).unsqueeze(-1) * eps_f + tau_f.unsqueeze(-1) * a_f
         v = velocity(x_tau, tau_f, obs.repeat_interleave(n, dim=0))
-        return (v - (a_f - eps_f)).pow(2).sum(-1).reshape(b, n).mean(-1)
+        per_draw = (v - (a_f - eps_f)).pow(2).sum(-1).reshape(b, n)
+        return per_draw if self.per_sample else per_draw.mean(-1)
 
     def _refuse(self) -> NotADensityError:
         return NotADensityError(

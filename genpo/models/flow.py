@@ -76,6 +76,7 @@ class CFMFlowPolicy(FlowPolicy):
     def __init__(self, velocity: VelocityNet, integrator: Integrator, estimator: CFMRatio) -> None:
         super().__init__(velocity, integrator, estimator)
         self.ratio = estimator
+        self.score_shape = (estimator.mc_samples,) if estimator.per_sample else ()
 
     @staticmethod
     def _latent_width(integrator: Integrator, estimator: LikelihoodEstimator, velocity: VelocityNet) -> int:
@@ -98,7 +99,8 @@ class CFMFlowPolicy(FlowPolicy):
         return latent[:, : self.action_dim]
 
     def log_weight(self, obs: Tensor, latent: Tensor) -> Tensor:
-        """``-L_CFM`` of the latent's action with its stored draws ``[B]`` (a surrogate score, not a log-density)."""
+        """``-L_CFM`` of the latent's action with its stored draws: ``[B]``, or ``[B, N]`` per draw with
+        ``per_sample`` (a surrogate score, not a log-density)."""
         self._check("obs", obs, self.obs_dim)
         self._check("latent", latent, self.latent_dim)
         return -self.ratio.loss(self.velocity, obs, latent, self.action_dim)

@@ -25,6 +25,8 @@ class Policy(nn.Module, ABC):
         action_dim: Action width the environment receives.
         latent_dim: Width of the latent stored in rollouts (``2 * action_dim`` for EDICT).
         doubled_latent: Whether the latent is two copies of the action (the compression loss applies).
+        score_shape: Per-sample shape of :meth:`log_weight` (``()``: one score per sample; ``(N,)`` for
+            FPO++'s per-draw ratio).
         is_density: Whether :meth:`log_weight` is a log-density (False for ratio surrogates such as FPO's
             ``cfm``: then there is no entropy, and :meth:`log_prob` refuses).
     """
@@ -33,6 +35,7 @@ class Policy(nn.Module, ABC):
     action_dim: int
     latent_dim: int
     is_density: ClassVar[bool] = True
+    score_shape: tuple[int, ...] = ()
 
     def __init__(self, obs_dim: int, action_dim: int, latent_dim: int) -> None:
         super().__init__()

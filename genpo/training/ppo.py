@@ -69,6 +69,8 @@ class PPO:
                 new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
                 check_finite(new_log_prob, self.score_name + " in the update", iteration)
                 adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
+                # Per-draw scores (cfm with per_sample, FPO++) get one ratio each, all with the sample's advantage.
+                adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
                 surrogate = asymmetric_surrogate if cfg.trust_region == "aspo" else clipped_surrogate
                 pg_loss, info = surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
                 values = ac.value(mb["critic_obs"])

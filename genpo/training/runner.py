@@ -433,7 +433,13 @@ class Trainer:
         e, ac = self.env, self.ac
         width = ac.critic[0].in_features
         return RolloutStorage(
-            self.cfg.algo.steps_per_env, e.num_envs, e.observation_dim, width, ac.policy.latent_dim, self.device
+            self.cfg.algo.steps_per_env,
+            e.num_envs,
+            e.observation_dim,
+            width,
+            ac.policy.latent_dim,
+            self.device,
+            score_shape=ac.policy.score_shape,
         )
 
     def _start_episodes(self) -> tuple[Tensor, Tensor]:

@@ -18,17 +18,26 @@ class RolloutStorage:
         critic_obs_dim: Critic observation width.
         latent_dim: Width of the stored latent (the action of the reformulated MDP).
         device: Where buffers live.
+        score_shape: Per-sample shape of the stored log-weight (``policy.score_shape``: ``()`` for a log-prob,
+            ``(N,)`` for FPO++'s per-draw ratio).
     """
 
     def __init__(
-        self, steps: int, num_envs: int, obs_dim: int, critic_obs_dim: int, latent_dim: int, device: torch.device
+        self,
+        steps: int,
+        num_envs: int,
+        obs_dim: int,
+        critic_obs_dim: int,
+        latent_dim: int,
+        device: torch.device,
+        score_shape: tuple[int, ...] = (),
     ) -> None:
         def buf(*shape: int) -> Tensor:
             return torch.zeros(steps, num_envs, *shape, device=device)
 
         self.steps, self.num_envs = steps, num_envs
         self.obs, self.critic_obs = buf(obs_dim), buf(critic_obs_dim)
-        self.latents, self.log_probs = buf(latent_dim), buf()
+        self.latents, self.log_probs = buf(latent_dim), buf(*score_shape)
         self.values, self.rewards, self.dones = buf(), buf(), buf()
         self.advantages, self.returns = buf(), buf()
         self.step = 0

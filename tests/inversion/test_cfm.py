@@ -71,12 +71,13 @@ def test_old_and_new_use_the_same_draws() -> None:
     assert (moved - old).abs().max() > 1e-3
 
 
-def test_one_step_with_positive_advantage_lowers_that_actions_cfm_loss() -> None:
+@pytest.mark.parametrize("per_sample", [False, True], ids=["fpo", "fpo++-per-sample"])
+def test_one_step_with_positive_advantage_lowers_that_actions_cfm_loss(per_sample: bool) -> None:
     """PPO's clipped surrogate with the cfm ratio and A > 0: one gradient step makes the action more 'likely'.
 
     Checked on the stored draws and on 2048 fresh ones (the expected CFM loss the ratio estimates).
     """
-    policy = cfm_policy(speed=0.5)
+    policy = cfm_policy(speed=0.5, per_sample=per_sample)
     obs = torch.randn(1, 3, dtype=F64)
     with torch.no_grad():
         _, latent, old = policy.sample(obs, generator=torch.Generator().manual_seed(3))
@@ -86,13 +87,14 @@ def test_one_step_with_positive_advantage_lowers_that_actions_cfm_loss() -> None
     with torch.no_grad():
         before_fresh = -policy.log_weight(obs_fresh, fresh).mean()
     optimizer = torch.optim.SGD(policy.parameters(), lr=1e-3)
-    loss, _ = clipped_surrogate(policy.log_weight(obs, latent), old, torch.ones(1, dtype=F64), clip=0.2)
+    adv = torch.ones((1,) + (1,) * len(policy.score_shape), dtype=F64)
+    loss, _ = clipped_surrogate(policy.log_weight(obs, latent), old, adv, clip=0.2)
     loss.backward()
     optimizer.step()
     with torch.no_grad():
         after = -policy.log_weight(obs, latent)
         after_fresh = -policy.log_weight(obs_fresh, fresh).mean()
-    assert after.item() < -old.item()
+    assert after.mean().item() < -old.mean().item()
     assert after_fresh.item() < before_fresh.item()
 
 
@@ -134,3 +136,17 @@ def test_entropy_bonus_is_refused_with_a_surrogate() -> None:
     )
     with pytest.raises(ConfigError, match=r"algo\.entropy_coef must be 0 with likelihood 'cfm'"):
         cfg.validate()
+
+
+def test_per_sample_ratio_scores_each_draw() -> None:
+    """FPO++: one score per draw, whose mean is the plain cfm score; PPO gets one ratio per draw."""
+    per = cfm_policy(per_sample=True)
+    plain = make_flow("euler", "cfm", obs_dim=3, action_dim=D, mc_samples=N)
+    plain.load_state_dict(per.state_dict())
+    obs = torch.randn(8, 3, dtype=F64)
+    with torch.no_grad():
+        _, latent, scores = per.sample(obs)
+        assert scores.shape == (8, N) and per.score_shape == (N,)
+        torch.testing.assert_close(scores.mean(-1), plain.log_weight(obs, latent), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="per_sample must be true or false"):
+        CFMRatio(per_sample="yes")

@@ -27,7 +27,7 @@ OBS, ACT, T, ENVS = 3, 2, 4, 8
 def first_minibatch_log_ratio(policy, monkeypatch: pytest.MonkeyPatch) -> torch.Tensor:
     """Fills a rollout the way the trainer does and returns new - old of the first minibatch of the update."""
     ac = ActorCritic(policy, None, [16], normalize_obs=False)
-    storage = RolloutStorage(T, ENVS, OBS, OBS, policy.latent_dim, torch.device("cpu"))
+    storage = RolloutStorage(T, ENVS, OBS, OBS, policy.latent_dim, torch.device("cpu"), policy.score_shape)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad(), policy.static_parameters():
         for _ in range(T):
@@ -73,5 +73,5 @@ def test_ratio_is_one_on_the_first_minibatch(case: Case, monkeypatch: pytest.Mon
     policy = case.build(obs_dim=OBS, action_dim=ACT, dtype=F32)
     policy.validate_inputs = False  # as in the trainer
     log_ratio = first_minibatch_log_ratio(policy, monkeypatch)
-    assert log_ratio.shape == (T * ENVS // 2,)
+    assert log_ratio.shape == (T * ENVS // 2, *policy.score_shape)
     assert log_ratio.abs().max().item() <= ratio_tolerance(case), log_ratio
