@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class AblationPlan:
     grid: Grid
     cells: list[CellRun]
     out: Path
+    notes: list[str] = field(default_factory=list)
 
 
 def base_config(
@@ -73,7 +74,7 @@ def plan(
 
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
-    grid = build_grid(settings, varies, seeds)
+    grid, notes = build_grid(settings, varies, seeds, base)
     configs = grid.configs(base)
     cells = []
     for cell in grid.cells:
@@ -99,7 +100,7 @@ def plan(
             )
         state = "skipped" if old is not None and old.get("state") == "done" else "pending"
         cells.append(CellRun(cell.name, run_dir, spec, state=state))
-    return AblationPlan(grid, cells, out)
+    return AblationPlan(grid, cells, out, notes)
 
 
 def write_report(run_dirs: list[Path], out: Path, episodes: int | None = None, window: int = 5) -> dict[str, Any]:
@@ -135,6 +136,8 @@ def ablate(
     if start is None:
         raise ConfigError(f"unknown launcher {launcher!r}; choose one of: {', '.join(LAUNCHERS.names())}")
     runner = start(ablation.out, dict(launcher_options or {}))
+    for note in ablation.notes:
+        console.print(f"note: {note}", highlight=False)
     skipped = sum(c.state == "skipped" for c in ablation.cells)
     console.print(
         f"{len(ablation.cells)} cells ({skipped} already done), {jobs} at a time, launcher {launcher}: {ablation.out}",

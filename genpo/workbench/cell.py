@@ -83,8 +83,11 @@ def evaluate_cell(run_dir: Path, episodes: int) -> list[float]:
 def run_cell(spec: dict[str, Any]) -> str:
     """Brings one cell to ``done`` (train what is left, evaluate); returns its final state.
 
+    A SIGINT/SIGTERM (the trainer saves a checkpoint and raises ``Interrupted``) or a
     ``KeyboardInterrupt`` marks the cell ``interrupted`` (its checkpoints stay) and propagates.
     """
+    from genpo.training.interrupt import Interrupted
+
     run_dir = Path(spec["run_dir"])
     cell = read_cell(run_dir)
     if cell is not None and cell.get("state") == "done":
@@ -95,7 +98,7 @@ def run_cell(spec: dict[str, Any]) -> str:
     try:
         resumed_at = train_cell(spec)
         returns = evaluate_cell(run_dir, int(spec["episodes"]))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         _record(spec, "interrupted")
         raise
     except Exception as exc:
@@ -108,10 +111,12 @@ def run_cell(spec: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m genpo.workbench.cell SPEC.json``: exit 0 done, 1 failed, 130 interrupted."""
     args = sys.argv[1:] if argv is None else argv
+    from genpo.training.interrupt import Interrupted
+
     spec = json.loads(Path(args[0]).read_text())
     try:
         run_cell(spec)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         print("interrupted: the cell's checkpoints are kept; rerun the ablation to continue", flush=True)
         return 130
     except Exception as exc:

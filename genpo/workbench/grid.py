@@ -187,8 +187,24 @@ class Grid:
         return out
 
 
-def build_grid(settings: list[str], varies: list[str], seeds: list[int]) -> Grid:
-    """The product of ``--setting`` recipes, ``--vary`` values and seeds (settings and fields in the given order)."""
+def _flow_only_fields() -> set[str]:
+    from genpo.models.factory import FLOW_ARGS
+
+    return {f"policy.{name}" for name in FLOW_ARGS}
+
+
+def build_grid(
+    settings: list[str], varies: list[str], seeds: list[int], base: TrainConfig | None = None
+) -> tuple[Grid, list[str]]:
+    """The product of ``--setting`` recipes, ``--vary`` values and seeds (settings and fields in the given order).
+
+    A varied flow-only field (``policy.steps``, ``integrator``, ...) does not apply to a combination whose
+    model is not ``flow``: that combination runs once (per seed) with the field left alone, so
+    ``--setting ppo="model=gaussian" --vary steps=1,5,10`` gives one Gaussian baseline, not three copies.
+
+    Returns:
+        The grid, and one note per setting that a varied field does not apply to.
+    """
     if not seeds:
         raise ConfigError("--seeds needs at least one seed")
     if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
@@ -209,10 +225,23 @@ def build_grid(settings: list[str], varies: list[str], seeds: list[int]) -> Grid
         if dotted in axes:
             raise ConfigError(f"--vary {dotted} is given twice")
         axes[dotted] = values
-    cells = []
+    base_model = (base or TrainConfig()).policy.model
+    flow_only = _flow_only_fields()
+    cells, notes = [], []
     for name, fields in recipes.items():
+        combos: list[dict[str, Any]] = []
+        dropped: set[str] = set()
         for combo in itertools.product(*axes.values()):
             varied = dict(zip(axes, combo, strict=True))
+            model = varied.get("policy.model", fields.get("policy.model", base_model))
+            if model != "flow":
+                dropped |= flow_only & set(varied)
+                varied = {k: v for k, v in varied.items() if k not in flow_only}
+            if varied not in combos:
+                combos.append(varied)
+        if dropped:
+            notes.append(f"setting {name}: {', '.join(sorted(dropped))} not varied where the model is not flow")
+        for varied in combos:
             for seed in seeds:
                 overrides = {**fields, **varied, "run.seed": seed}
                 cells.append(Cell(name, varied, seed, overrides))
@@ -222,4 +251,4 @@ def build_grid(settings: list[str], varies: list[str], seeds: list[int]) -> Grid
         raise ConfigError(
             f"two cells share the folder name {dupes[0]!r}: make the values differ in more than punctuation"
         )
-    return Grid(cells, list(recipes), list(axes))
+    return Grid(cells, list(recipes), list(axes)), notes

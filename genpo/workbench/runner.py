@@ -78,7 +78,7 @@ class JobHandle(Handle):
             self.job.result()
         except Exception as exc:
             # submitit re-raises a job's exception as an error carrying the job's traceback text.
-            return 130 if "KeyboardInterrupt" in str(exc) else 1
+            return 130 if "Interrupted" in str(exc) or "KeyboardInterrupt" in str(exc) else 1
         return 0
 
     def interrupt(self) -> None:

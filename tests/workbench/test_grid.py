@@ -68,26 +68,39 @@ def test_bad_setting(spec):
 
 
 def test_grid_is_the_product_with_stable_names():
-    grid = build_grid(["genpo=model=flow", "ppo=model=gaussian"], ["steps=1,5"], [1, 2])
-    assert len(grid.cells) == 8 and grid.settings == ["genpo", "ppo"] and grid.varied_fields == ["policy.steps"]
+    grid, notes = build_grid(["genpo=model=flow", "ppo=model=gaussian"], ["steps=1,5"], [1, 2])
+    assert grid.settings == ["genpo", "ppo"] and grid.varied_fields == ["policy.steps"]
     names = [c.name for c in grid.cells]
-    assert names[:4] == ["genpo_steps=1_s1", "genpo_steps=1_s2", "genpo_steps=5_s1", "genpo_steps=5_s2"]
-    assert grid.cells[0].group == "genpo steps=1"
+    # A Gaussian takes no policy.steps: its setting runs once per seed, not once per value.
+    assert names == ["genpo_steps=1_s1", "genpo_steps=1_s2", "genpo_steps=5_s1", "genpo_steps=5_s2", "ppo_s1", "ppo_s2"]
+    assert notes == ["setting ppo: policy.steps not varied where the model is not flow"]
+    assert grid.cells[0].group == "genpo steps=1" and grid.cells[-1].group == "ppo"
     assert grid.cells[0].overrides == {"policy.model": "flow", "policy.steps": 1, "run.seed": 1}
     cfgs = grid.configs(TrainConfig())
-    assert cfgs["ppo_steps=5_s2"].policy.model == "gaussian" and cfgs["ppo_steps=5_s2"].run.seed == 2
+    assert cfgs["ppo_s2"].policy.model == "gaussian" and cfgs["ppo_s2"].run.seed == 2
+    assert cfgs["genpo_steps=5_s1"].policy.steps == 5
+
+
+def test_varying_the_model_drops_flow_fields_for_other_models():
+    grid, _ = build_grid([], ["model=flow,gaussian", "steps=1,5"], [1])
+    assert [c.name for c in grid.cells] == [
+        "default_model=flow_steps=1_s1",
+        "default_model=flow_steps=5_s1",
+        "default_model=gaussian_s1",
+    ]
+    grid.configs(TrainConfig())  # every cell valid
 
 
 def test_default_setting_when_none_given():
-    grid = build_grid([], [], [3])
+    grid, _ = build_grid([], [], [3])
     assert [c.name for c in grid.cells] == ["default_s3"]
 
 
 def test_invalid_values_are_refused_per_cell_with_the_allowed_ones():
-    grid = build_grid([], ["integrator=edict,nope"], [1])
+    grid, _ = build_grid([], ["integrator=edict,nope"], [1])
     with pytest.raises(ConfigError, match=r"cell default_integrator=nope_s1: .*nope.*edict"):
         grid.configs(TrainConfig())
-    grid = build_grid([], ["p=0.5,1.5"], [1])
+    grid, _ = build_grid([], ["p=0.5,1.5"], [1])
     with pytest.raises(ConfigError, match=r"policy.p must be in the open interval \(0, 1\)"):
         grid.configs(TrainConfig())
 
