@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from genpo.envs import parse_env_id
@@ -15,6 +16,14 @@ from genpo.training.files import atomic_files, ensure_folder, remove_orphans
 
 class VideoError(RunFailed):
     """Recording is not possible here; the message says what is missing."""
+
+
+def _render_error(exc: Exception) -> VideoError:
+    return VideoError(
+        f"MuJoCo could not render offscreen with MUJOCO_GL={os.environ['MUJOCO_GL']!r} ({type(exc).__name__}: "
+        f"{exc}). Use MUJOCO_GL=egl with a GPU driver, or MUJOCO_GL=osmesa with libosmesa6 installed "
+        "(apt-get install libosmesa6)."
+    )
 
 
 @torch.no_grad()
@@ -38,18 +47,30 @@ def record_video(
     except ImportError:
         raise VideoError("--video needs imageio and imageio-ffmpeg: pip install 'genpo[video]'") from None
     os.environ.setdefault("MUJOCO_GL", "egl")
-    try:
-        import gymnasium as gym
+    import gymnasium as gym
 
-        env = gym.make(task, render_mode="rgb_array")
+    from genpo.envs.gym import resolve_task
+
+    try:
+        task = resolve_task(task)
+    except ValueError as exc:  # unknown id: the backend's own message (close matches named)
+        raise ConfigError(str(exc)) from None
+    try:
+        env = gym.make(task, render_mode="rgb_array")  # MuJoCo reads MUJOCO_GL here
+    except Exception as exc:
+        raise _render_error(exc) from None
+    obs_dim, act_dim = int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape or (0,)))
+    if (obs_dim, act_dim) != (ac.policy.obs_dim, ac.policy.action_dim):
+        env.close()
+        raise ConfigError(
+            f"{env_id} has obs/action dims {obs_dim}/{act_dim}, the policy {ac.policy.obs_dim}/{ac.policy.action_dim}"
+        )
+    try:
         obs, _ = env.reset(seed=seed)
         frame = env.render()
     except Exception as exc:
-        raise VideoError(
-            f"MuJoCo could not render offscreen with MUJOCO_GL={os.environ['MUJOCO_GL']!r} ({type(exc).__name__}: "
-            f"{exc}). Use MUJOCO_GL=egl with a GPU driver, or MUJOCO_GL=osmesa with libosmesa6 installed "
-            "(apt-get install libosmesa6)."
-        ) from None
+        env.close()
+        raise _render_error(exc) from None
     fps = int(env.metadata.get("render_fps", 30))
     frames = 0
     dev = next(ac.parameters()).device

@@ -104,6 +104,10 @@ def _file_in_the_way(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
     (case / "afile").write_text("keep me")
 
 
+def _videos_is_a_file(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    (ckpt.parent / "videos").write_text("not a folder")
+
+
 def _no_iteration(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
     _tamper(ckpt, lambda d: d.pop("iteration"))
 
@@ -248,6 +252,22 @@ FAULTS = [
         ("play", "--checkpoint", "{ckpt}", "--env", "gym:Pendulum-v1", "--video", "--video-length", "0"),
         2,
         "--video-length",
+    ),
+    Fault(
+        "video-folder-is-a-file",
+        ("play", "--checkpoint", "{ckpt}", "--env", "gym:Pendulum-v1", "--video"),
+        2,
+        "video folder",
+        _videos_is_a_file,
+    ),
+    Fault(
+        "video-env-dims",
+        ("play", "--checkpoint", "{ckpt}", "--env", "gym:Pendulum-v1", "--video"),
+        2,
+        "gym:Pendulum-v1 has obs/action dims 3/1, the policy 6/2",
+    ),
+    Fault(
+        "video-env-misspelt", ("play", "--checkpoint", "{ckpt}", "--env", "Pendulm-v1", "--video"), 2, "did you mean"
     ),
     # environments
     Fault(

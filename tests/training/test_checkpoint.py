@@ -138,12 +138,14 @@ def test_orphaned_temporary_files_of_dead_writers_are_removed(tmp_path):
     orphan = run / f".model_2.pt.{dead_pid}-abcd1234.tmp"
     live = run / f".model_3.pt.{os.getpid()}-abcd1234.tmp"  # this process: a write in flight
     legacy_old, legacy_new = run / ".model_4.pt.k2j4h5g6.tmp", run / ".model_5.pt.q9w8e7r6.tmp"
+    legacy_onnx_data = run / ".policy.onnx.dtuuz5k7.tmp.data"  # what torch.onnx left next to older exports
     user_file = run / ".notes.txt.abc.tmp"  # not a name genpo writes: never touched
-    for f in (orphan, live, legacy_old, legacy_new, user_file):
+    for f in (orphan, live, legacy_old, legacy_new, legacy_onnx_data, user_file):
         f.write_bytes(b"partial")
-    os.utime(legacy_old, (time.time() - 3600, time.time() - 3600))
+    for f in (legacy_old, legacy_onnx_data):
+        os.utime(f, (time.time() - 3600, time.time() - 3600))
     save_checkpoint(payload(6), run / "model_6.pt")
-    assert not orphan.exists() and not legacy_old.exists()
+    assert not orphan.exists() and not legacy_old.exists() and not legacy_onnx_data.exists()
     assert live.exists() and legacy_new.exists() and user_file.exists()
     live.unlink()
     legacy_new.unlink()
