@@ -67,6 +67,14 @@ class VecEnv(ABC):
     def step(self, action: Tensor) -> StepResult:
         """Steps every sub-environment with ``action [N, action_dim]`` (auto-reset inside)."""
 
+    def check_action(self, action: Tensor) -> None:
+        """Raises ``ValueError`` unless ``action`` is ``[num_envs, action_dim]`` (backends call it in ``step``)."""
+        if tuple(action.shape) != (self.num_envs, self.action_dim):
+            raise ValueError(
+                f"{self.env_id or type(self).__name__} expects actions of shape ({self.num_envs}, {self.action_dim}), "
+                f"got {tuple(action.shape)}"
+            )
+
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Releases worker processes, simulators and windows."""
 

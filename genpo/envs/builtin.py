@@ -76,6 +76,7 @@ class PointMassEnv(VecEnv):
         return self._obs(), {}
 
     def step(self, action: Tensor) -> StepResult:
+        self.check_action(action)
         a = action.to(self.device).clamp(self.action_low, self.action_high)
         self.vel = 0.8 * self.vel + 0.1 * a
         self.pos = self.pos + self.vel

@@ -96,6 +96,7 @@ class MultiGoalEnv(VecEnv):
         return self._obs(), {}
 
     def step(self, action: Tensor) -> StepResult:
+        self.check_action(action)
         a = action.to(self.device, torch.float32).clamp(self.action_low, self.action_high)
         self.pos = self.pos + a
         self.t += 1

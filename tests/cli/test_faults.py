@@ -155,7 +155,7 @@ def _faulty_backend(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
 
 
 def _no_isaaclab(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
-    import genpo.envs.isaaclab as il
+    import genpo.envs.isaaclab.launch as il
 
     mp.setattr(il, "isaaclab_generation", lambda: None)
 
@@ -164,7 +164,7 @@ def _broken_isaaclab(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
     import builtins
     import importlib.util
 
-    import genpo.envs.isaaclab as il
+    import genpo.envs.isaaclab.launch as il
 
     real_import = builtins.__import__
 

@@ -142,6 +142,15 @@ def main(path: str) -> None:
     def _() -> dict[str, Any]:
         return run_interface("Isaac-Cartpole-Direct", 40, None, cfg_hook=short_episodes)
 
+    @check("contract_cartpole_direct")
+    def _() -> dict[str, Any]:
+        from env_contract import contract_violations  # tests/envs is this script's folder
+
+        def make() -> Any:
+            return make_env("isaaclab:Isaac-Cartpole-Direct", num_envs=4, device="cpu", seed=3, cfg_hook=short_episodes)
+
+        return {"violations": contract_violations(make, steps=40, reproducible_steps=False)}
+
     @check("cartpole_direct_final_obs")
     def _() -> dict[str, Any]:
         return run_interface("Isaac-Cartpole-Direct", 20, 0.0, cfg_hook=short_episodes, final_observation=True)

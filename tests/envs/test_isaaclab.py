@@ -42,7 +42,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    from genpo.envs.isaaclab_assets import build_local_asset_root
+    from genpo.envs.isaaclab.asset_root import build_local_asset_root
 
     tmp = tmp_path_factory.mktemp("isaaclab")
     root = build_local_asset_root(tmp / "assets")
@@ -102,6 +102,11 @@ def test_cartpole_direct_interface_and_time_outs(results: dict[str, Any]) -> Non
     # 40 steps of 15-step episodes: every sub-environment timed out at least twice (or terminated earlier)
     assert res["episodes"] >= 8
     assert res["truncated_count"] >= 1
+
+
+def test_cartpole_direct_keeps_the_env_contract(results: dict[str, Any]) -> None:
+    # The same check as tests/envs/test_contract.py runs on the other backends (env_contract.py).
+    assert _get(results, "contract_cartpole_direct")["violations"] == []
 
 
 def test_cartpole_direct_final_observation(results: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor
 
-import genpo.envs.isaaclab as il
+import genpo.envs.isaaclab.launch as il
 from genpo.envs import ENV_BACKENDS, make_env
 from genpo.envs.isaaclab import (
     ISAACLAB2_TO_3,

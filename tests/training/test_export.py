@@ -71,7 +71,7 @@ def test_export_is_self_contained_with_normal_modes_and_leaves_nothing_else(tmp_
 def test_onnx_refusal_names_the_operator_and_writes_nothing(tmp_path):
     pytest.importorskip("onnxscript", reason="ONNX export comes with the 'export' extra")
     policy = build_actor(
-        PolicyConfig(model="nsf", options={"hidden": 8, "blocks": 1, "net_blocks": 0, "num_bins": 2}),
+        PolicyConfig(model="nsf", hidden=[8], options={"blocks": 1, "net_blocks": 0, "num_bins": 2}),
         obs_dim=4,
         action_dim=2,
     )
