@@ -59,15 +59,20 @@ class PPO:
             group["lr"] = lr
 
     def update(self, storage: RolloutStorage, iteration: int) -> dict[str, float]:
-        """Runs ``num_epochs`` x ``num_minibatches`` gradient steps; returns mean diagnostics."""
+        """Runs ``num_epochs`` x ``num_minibatches`` gradient steps; returns mean diagnostics.
+
+        Diagnostics stay tensors on the device and are read once per update. Each minibatch reads the host
+        once: the finiteness of its score, loss and gradient (the step must not run on non-finite values)
+        together with the KL the adaptive schedule needs before the step.
+        """
         cfg, ac, policy = self.cfg, self.ac, self.ac.policy
-        sums: dict[str, float] = {}
+        sums: dict[str, Tensor] = {}
         n = 0
+        checks = (self.score_name + " in the update", "loss", "gradient")
         for _ in range(cfg.num_epochs):
             for mb in storage.minibatches(cfg.num_minibatches):
                 # A log-prob for densities; minus the CFM loss for FPO's surrogate (policy.is_density False).
                 new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
-                check_finite(new_log_prob, self.score_name + " in the update", iteration)
                 adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
                 # Per-draw scores (cfm with per_sample, FPO++) get one ratio each, all with the sample's advantage.
                 adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
@@ -85,36 +90,44 @@ class PPO:
                     noise = torch.randn_like(mb["latents"])
                     comp = compression_loss(policy.generate_only(mb["obs"], noise))
                     loss = loss + cfg.compress_coef * comp
-                check_finite(loss.detach(), "loss", iteration)
-
                 kl = all_reduce_mean(sample_kl(mb["log_probs"], new_log_prob.detach()))
-                if self.lr_rule is not None:
-                    self.set_learning_rate(self.lr_rule(self.learning_rate, float(kl)))
 
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 average_gradients(ac)
                 grad_norm = nn.utils.clip_grad_norm_(ac.parameters(), cfg.max_grad_norm)
-                check_finite(grad_norm, "gradient", iteration)
+                score = new_log_prob.detach()
+                flags = torch.stack(
+                    [torch.isfinite(score).all(), torch.isfinite(loss.detach()), torch.isfinite(grad_norm)]
+                )
+                host = torch.cat([flags.to(kl.dtype), kl.detach().reshape(1)]).tolist()
+                for ok, what in zip(host[:3], checks, strict=True):
+                    if not ok:
+                        raise NonFiniteError(
+                            f"non-finite {what} at iteration {iteration}; stopping (the last checkpoint is intact)"
+                        )
+                if self.lr_rule is not None:
+                    self.set_learning_rate(self.lr_rule(self.learning_rate, host[3]))
                 self.optimizer.step()
 
                 step_stats = {
-                    "losses/policy_loss": pg_loss.item(),
-                    "losses/value_loss": v_loss.item(),
-                    "losses/compression": comp.item(),
-                    "losses/approx_kl": info["approx_kl"].item(),
-                    "losses/sample_kl": float(kl),
-                    "losses/clipfrac": info["clipfrac"].item(),
-                    "losses/grad_norm": grad_norm.item(),
+                    "losses/policy_loss": pg_loss.detach(),
+                    "losses/value_loss": v_loss.detach(),
+                    "losses/compression": comp.detach(),
+                    "losses/approx_kl": info["approx_kl"].detach(),
+                    "losses/sample_kl": kl.detach(),
+                    "losses/clipfrac": info["clipfrac"].detach(),
+                    "losses/grad_norm": grad_norm.detach(),
                 }
                 if entropy is not None:
-                    step_stats["losses/entropy"] = entropy.item()
+                    step_stats["losses/entropy"] = entropy.detach()
                 else:
-                    step_stats["losses/cfm_loss"] = -new_log_prob.detach().mean().item()
+                    step_stats["losses/cfm_loss"] = -score.mean()
                 for k, v in step_stats.items():
-                    sums[k] = sums.get(k, 0.0) + v
+                    sums[k] = sums[k] + v.float() if k in sums else v.float()
                 n += 1
-        out = {k: v / n for k, v in sums.items()}
+        means = torch.stack(list(sums.values())).div(n).tolist()  # the one read of the diagnostics
+        out = dict(zip(sums, means, strict=True))
         with torch.no_grad():
             ev = explained_variance(storage.values.flatten(), storage.returns.flatten()).item()
         out["losses/explained_variance"] = ev if math.isfinite(ev) else 0.0

@@ -345,11 +345,30 @@ class Trainer:
         return obs, self._observe(obs, extras)
 
     def _update_normalizers(self, obs: Tensor, critic_obs: Tensor) -> None:
+        """Folds a step's observations into the running statistics.
+
+        In a distributed job the step's moments are only accumulated, and :meth:`_flush_normalizers`
+        reduces them over ranks once per iteration (one collective, not one per environment step).
+        """
         if not self.cfg.policy.normalize_obs:
             return
-        self.ac.obs_norm.update(obs, all_reduce_sum)
-        if self.asymmetric:
-            self.ac.critic_obs_norm.update(critic_obs, all_reduce_sum)
+        norms = [(self.ac.obs_norm, obs)] + ([(self.ac.critic_obs_norm, critic_obs)] if self.asymmetric else [])
+        for norm, x in norms:
+            if self.dist.enabled:
+                norm.accumulate(x)
+            else:
+                norm.update(x)
+
+    def _flush_normalizers(self) -> None:
+        """Distributed jobs: one all-reduce of everything the rollout accumulated (no-op in one process)."""
+        if not self.dist.enabled:
+            return
+        if self.cfg.policy.normalize_obs:
+            self.ac.obs_norm.flush(all_reduce_sum)
+            if self.asymmetric:
+                self.ac.critic_obs_norm.flush(all_reduce_sum)
+        if self.reward_norm is not None:
+            self.reward_norm.stats.flush(all_reduce_sum)
 
     @property
     def steps_per_iteration(self) -> int:
@@ -449,6 +468,7 @@ class Trainer:
         check_finite(obs, "observation", self.iteration)
         if not resumed:  # a restored state's observation was already folded into the statistics
             self._update_normalizers(obs, critic_obs)
+            self._flush_normalizers()
         self._resumed_env_state = None
         return obs, critic_obs
 
@@ -463,6 +483,7 @@ class Trainer:
             for _ in range(self.cfg.algo.steps_per_env):
                 obs, critic_obs = self._env_step(storage, obs, critic_obs, info, it)
             info.check_finite(it)
+            self._flush_normalizers()
             storage.compute_returns(ac.value(ac.critic_obs_norm(critic_obs)), self.cfg.algo.gamma, self.cfg.algo.lam)
             info.last_obs_n = ac.obs_norm(obs)
         return obs, critic_obs, info
@@ -478,7 +499,7 @@ class Trainer:
         info.watch(next_obs, reward, log_prob)
         reward = reward.to(self.device, torch.float32)
         if self.reward_norm is not None:  # before the bootstrap: V is learned in the scaled units
-            reward = self.reward_norm(reward, terminated | truncated, all_reduce_sum)
+            reward = self.reward_norm(reward, terminated | truncated, all_reduce_sum, deferred=self.dist.enabled)
         reward = self._bootstrap_time_outs(reward, value, terminated, truncated, extras)
         storage.add(obs_n, critic_n, latent, log_prob, value, reward, (terminated | truncated).float())
         next_critic = self._observe(next_obs, extras)
