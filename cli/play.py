@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.errors import ConfigError, RunFailed
+from genpo.errors import RunFailed
 
 
 @app.command()
@@ -34,8 +34,7 @@ def play(
     from genpo.training import api
 
     console = Console()
-    if episodes < 1:
-        raise ConfigError(f"--episodes must be >= 1, got {episodes}")
+    api.check_episodes(episodes)  # before loading or rendering anything
     path = api.locate_checkpoint(checkpoint, logdir, env)
     ac, cfg = api.load(path, device=device, env=env, plugins=plugin)
     env_id = env or cfg.env.id

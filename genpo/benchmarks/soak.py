@@ -5,7 +5,7 @@ Usage (Linux; reads ``/proc``)::
     python -m genpo.benchmarks.soak --minutes 60 --interval 60 -- genpo train --env builtin:PointMass ...
 
 Prints one Markdown table row per sample (minute, RSS of the process and of its whole process tree, in MiB),
-then sends SIGINT to the command at the end and reports its exit code.
+then sends SIGTERM to the command at the end (a background job ignores SIGINT) and reports its exit code.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         time.sleep(max(0.0, t0 + n * args.interval - time.monotonic()))
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:

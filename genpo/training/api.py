@@ -27,7 +27,7 @@ from genpo.errors import ConfigError, GenpoError, RunFolderError
 from genpo.plugins import check_checkpoint_imports, imports_of
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import load_checkpoint, resolve_checkpoint
-from genpo.training.config import DEFAULT_ENV, SECTIONS, TrainConfig, check_device, check_seed, load_yaml
+from genpo.training.config import DEFAULT_ENV, MAX_NUM_ENVS, SECTIONS, TrainConfig, check_device, check_seed, load_yaml
 from genpo.training.files import describe_os_error, ensure_folder
 from genpo.training.runner import Trainer, TrainResult, env_folder_name, make_run_dir
 
@@ -397,6 +397,13 @@ def load(
     return ac, cfg
 
 
+def check_episodes(episodes: Any) -> int:
+    """An evaluation's episode count: one parallel environment each, so the bound of ``env.num_envs``."""
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= MAX_NUM_ENVS:
+        raise ConfigError(f"episodes must be an integer in [1, {MAX_NUM_ENVS}], got {episodes!r}", field="episodes")
+    return episodes
+
+
 def evaluate(
     policy: ActorCritic | str | Path = "latest",
     env: str | None = None,
@@ -428,8 +435,7 @@ def evaluate(
     from genpo.envs import make_env
     from genpo.training.evaluate import evaluate as run_episodes
 
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ConfigError(f"episodes must be an integer >= 1, got {episodes!r}")
+    check_episodes(episodes)
     check_seed(seed, "seed")
     check_device(device, "device")
     if isinstance(policy, ActorCritic):

@@ -60,6 +60,8 @@ class StopSignals:
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():  # signal handlers live on the main thread
             for sig in SIGNALS:
+                if signal.getsignal(sig) is signal.SIG_IGN:
+                    continue  # ignored on purpose (a shell's background job ignores SIGINT): keep it so
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 

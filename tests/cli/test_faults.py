@@ -211,6 +211,9 @@ FAULTS = [
     Fault("num-envs-huge", ("train", "--env", "builtin:PointMass", "--num-envs", "100000000000"), 2, "[1, 1048576]"),
     Fault("seed-overflow", ("train", *PM, "--seed", "99999999999999999999"), 2, "(option --seed)"),
     Fault("seed-negative", ("train", *PM, "--seed", "-3"), 2, "run.seed must be an integer in [0, 4294967295]"),
+    Fault("play-episodes-huge", ("play", "--checkpoint", "{ckpt}", "--episodes", "100000000"), 2, "[1, 1048576]"),
+    Fault("play-episodes-0", ("play", "--checkpoint", "{ckpt}", "--episodes", "0"), 2, "episodes must be"),
+    Fault("config-is-a-device", ("train", *PM, "--config", "/dev/null"), 2, "is not a regular file"),
     Fault(
         "play-seed-overflow", ("play", "--checkpoint", "{ckpt}", "--seed", "18446744073709551616"), 2, "seed must be"
     ),
