@@ -36,7 +36,16 @@ def _start(tmp_path: Path, steps_per_env: int = 4) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "genpo", "train", "--env", "builtin:PointMass", "--num-envs", "2"]
     cmd += ["--max-iterations", "100000", "--config", str(tmp_path / "tiny.yaml"), "--logdir", str(tmp_path / "logs")]
     env = {**os.environ, "COLUMNS": "400", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # A test runner started as a background job ignores SIGINT, and children inherit that: undo it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _wait_for_training(proc: subprocess.Popen, tmp_path: Path, timeout: float = 120) -> Path:
