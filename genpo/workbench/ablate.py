@@ -17,6 +17,7 @@ from rich.console import Console
 
 from genpo.errors import ConfigError
 from genpo.training.config import TrainConfig
+from genpo.training.files import ensure_folder
 from genpo.workbench.grid import Grid, build_grid
 from genpo.workbench.runner import LAUNCHERS, CellRun, run_cells
 from genpo.workbench.runs import find_runs, read_cell, read_run
@@ -135,6 +136,7 @@ def ablate(
     start = LAUNCHERS.get(launcher) if launcher in LAUNCHERS else None
     if start is None:
         raise ConfigError(f"unknown launcher {launcher!r}; choose one of: {', '.join(LAUNCHERS.names())}")
+    ensure_folder(ablation.out, "ablation folder (--out)", create=False)  # a file in the way fails before any cell
     runner = start(ablation.out, dict(launcher_options or {}))
     for note in ablation.notes:
         console.print(f"note: {note}", highlight=False)

@@ -272,6 +272,13 @@ FAULTS = [
     Fault(
         "video-env-misspelt", ("play", "--checkpoint", "{ckpt}", "--env", "Pendulm-v1", "--video"), 2, "did you mean"
     ),
+    Fault(
+        "ablate-out-is-a-file",
+        ("ablate", "--env", "builtin:PointMass", "--seeds", "1", "--total-steps", "10", "--out", "{case}/afile"),
+        2,
+        "is a file, not a folder",
+        _file_in_the_way,
+    ),
     # environments
     Fault(
         "bench-env-discrete",

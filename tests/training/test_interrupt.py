@@ -30,10 +30,12 @@ TINY = {
 }
 
 
-def _start(tmp_path: Path, steps_per_env: int = 4) -> subprocess.Popen:
-    cfg = {**TINY, "algo": {**TINY["algo"], "steps_per_env": steps_per_env}}
+def _start(
+    tmp_path: Path, steps_per_env: int = 4, env_id: str = "builtin:PointMass", options: dict | None = None
+) -> subprocess.Popen:
+    cfg = {**TINY, "algo": {**TINY["algo"], "steps_per_env": steps_per_env}, "env": {"options": options or {}}}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
-    cmd = [sys.executable, "-m", "genpo", "train", "--env", "builtin:PointMass", "--num-envs", "2"]
+    cmd = [sys.executable, "-m", "genpo", "train", "--env", env_id, "--num-envs", "2"]
     cmd += ["--max-iterations", "100000", "--config", str(tmp_path / "tiny.yaml"), "--logdir", str(tmp_path / "logs")]
     env = {**os.environ, "COLUMNS": "400", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
@@ -45,6 +47,7 @@ def _start(tmp_path: Path, steps_per_env: int = 4) -> subprocess.Popen:
         text=True,
         # A test runner started as a background job ignores SIGINT, and children inherit that: undo it.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=True,  # its own process group, so a test can signal the whole job like a scheduler
     )
 
 
@@ -106,3 +109,19 @@ def test_a_second_signal_stops_at_once_and_says_what_is_on_disk(tmp_path: Path) 
     else:
         assert "no checkpoint was written by this run" in out
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_sigterm_to_the_whole_job_with_env_workers_saves(tmp_path: Path) -> None:
+    pytest.importorskip("mujoco")
+    # A scheduler signals every process of the job: the Gymnasium workers must outlive it until the main
+    # process has finished its iteration (they step its envs) and shut them down.
+    proc = _start(tmp_path, steps_per_env=16, env_id="gym:InvertedPendulum-v5", options={"workers": 2})
+    run_dir = _wait_for_training(proc, tmp_path)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGTERM)  # the test's own child's group, nothing else
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    m = re.search(r"stopped by SIGTERM after iteration (\d+): saved (\S+) ", out)
+    assert m, out
+    assert load_checkpoint(Path(m.group(2)))["iteration"] == int(m.group(1))
+    assert checkpoints_in(run_dir) == [Path(m.group(2))]
