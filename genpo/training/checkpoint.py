@@ -119,7 +119,7 @@ def find_latest(logdir: str | Path, env_name: str | None = None) -> Path:
     if env_name:
         root = root / env_name
     if not root.is_dir():
-        raise CheckpointError(f"no run folder at {str(root)!r}; train first or pass --checkpoint PATH")
+        raise CheckpointError(f"no run folder at {str(root)!r}; train first or name a checkpoint file")
     newest = [ckpts[-1] for d in root.rglob("*") if d.is_dir() and (ckpts := checkpoints_in(d))]
     if not newest:
         raise CheckpointError(f"no checkpoint (model_<iteration>.pt) under {str(root)!r}")
