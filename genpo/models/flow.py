@@ -77,6 +77,24 @@ class CFMFlowPolicy(FlowPolicy):
         super().__init__(velocity, integrator, estimator)
         self.ratio = estimator
         self.score_shape = (estimator.mc_samples,) if estimator.per_sample else ()
+        self._check_per_row_times()
+
+    @torch.no_grad()
+    def _check_per_row_times(self) -> None:
+        """Refuses, before any work, a velocity network that cannot take one time per row (the draws' tau)."""
+        param = next(self.velocity.parameters(), None)
+        dtype = param.dtype if param is not None else torch.float32
+        x = torch.zeros(2, self.action_dim, dtype=dtype)
+        try:
+            out = self.velocity(x, torch.tensor([0.25, 0.75], dtype=dtype), torch.zeros(2, self.obs_dim, dtype=dtype))
+            ok = tuple(out.shape) == (2, self.action_dim)
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"likelihood 'cfm' needs a velocity network that accepts one time per row (t of shape [B]); "
+                f"{type(self.velocity).__name__} does not (mlp and resmlp do)"
+            )
 
     @staticmethod
     def _latent_width(integrator: Integrator, estimator: LikelihoodEstimator, velocity: VelocityNet) -> int:

@@ -150,3 +150,20 @@ def test_per_sample_ratio_scores_each_draw() -> None:
         torch.testing.assert_close(scores.mean(-1), plain.log_weight(obs, latent), rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="per_sample must be true or false"):
         CFMRatio(per_sample="yes")
+
+
+def test_a_velocity_without_per_row_times_is_refused_clearly() -> None:
+    from genpo.models.velocity import VelocityNet
+
+    class ScalarTimeOnly(VelocityNet):
+        def __init__(self) -> None:
+            super().__init__()
+            self.latent_dim, self.obs_dim = D, 3
+            self.lin = torch.nn.Linear(D + 3 + 1, D)
+
+        def forward(self, x, t, obs):
+            tt = torch.as_tensor(t).reshape(1, 1).expand(x.shape[0], 1)  # scalar times only
+            return self.lin(torch.cat([x, obs, tt], -1))
+
+    with pytest.raises(ValueError, match="accepts one time per row"):
+        CFMFlowPolicy(ScalarTimeOnly(), INTEGRATORS.get("euler")(), CFMRatio())
