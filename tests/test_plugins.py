@@ -285,3 +285,49 @@ def test_a_checkpoint_never_imports_a_module_nobody_named(tmp_path, monkeypatch)
     # Named by the user, the same module is imported.
     ac, _ = api.load(tmp_path / "crafted_run.pt", plugins=["evilmod"])
     assert marker.exists() and isinstance(ac, torch.nn.Module)
+
+
+def test_an_installed_env_backend_and_model_resolve_in_process(tmp_path, monkeypatch):
+    import importlib
+
+    from genpo.envs import ENV_BACKENDS, make_env
+    from genpo.models import MODELS, make_policy
+
+    pkg = tmp_path / "epbackend"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent(
+            '''
+            from genpo.envs.builtin import make_builtin_env
+            from genpo.models.gaussian import GaussianPolicy
+
+
+            def make_backend(task, num_envs=1, seed=None, device="cpu", **options):
+                """The built-in tasks under another backend name."""
+                return make_builtin_env(task, num_envs=num_envs, seed=seed, device=device, **options)
+
+
+            class WideGaussian(GaussianPolicy):
+                """A Gaussian policy with a wider default mean network."""
+
+                def __init__(self, obs_dim, action_dim, hidden=(64, 64), init_log_std=-0.5):
+                    super().__init__(obs_dim, action_dim, hidden=hidden, init_log_std=init_log_std)
+            '''
+        )
+    )
+    info = tmp_path / "epbackend-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: epbackend\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[genpo.plugins]\nenv.epsim = epbackend:make_backend\nmodel.wide-gaussian = epbackend:WideGaussian\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    env = make_env("epsim:PointMass", num_envs=2, seed=0)
+    try:
+        assert env.reset()[0].shape == (2, env.observation_dim)
+    finally:
+        env.close()
+    assert ENV_BACKENDS.find("epsim").origin == "entry point of epbackend (epbackend:make_backend)"
+    policy = make_policy(3, 2, model="wide-gaussian", init_log_std=-1.0)
+    assert policy.log_std.detach().eq(-1.0).all() and MODELS.find("wide-gaussian").origin.startswith("entry point")

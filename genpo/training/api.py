@@ -35,7 +35,7 @@ ConfigSource = TrainConfig | dict[str, Any] | str | Path | None
 
 # Fields that define the network: a resumed run must keep them.
 ARCH_FIELDS: tuple[tuple[str, str], ...] = tuple(
-    ("policy", f) for f in ("model", "velocity", "integrator", "steps", "p", "hidden", "critic_hidden")
+    ("policy", f) for f in ("model", "velocity", "integrator", "steps", "p", "hidden", "critic_hidden", "activation")
 )
 
 

@@ -82,6 +82,8 @@ def test_resume_keeps_architecture_and_finds_latest(tmp_path):
     assert run.checkpoint_path == first.run_dir / "model_2.pt" and run.checkpoint["iteration"] == 2
     with pytest.raises(ConfigError, match=r"the overrides sets policy.steps=3 .*keeps its architecture"):
         api.prepare(small(tmp_path), resume=True, steps=3)
+    with pytest.raises(ConfigError, match=r"policy\.activation='elu'"):
+        api.prepare(small(tmp_path), resume=True, activation="elu")
     changed = small(tmp_path)
     changed["policy"]["hidden"] = [8]
     with pytest.raises(ConfigError, match=r"the configuration sets policy.hidden=\[8\]"):
