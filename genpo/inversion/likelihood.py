@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from genpo.inversion.base import Divergence, Integrator, VelocityField, batch_jacobian, logabsdet
+from genpo.inversion.probes import keyed_probes
 from genpo.registry import Registry
 
 
@@ -33,6 +34,14 @@ class LikelihoodEstimator(ABC):
     def compatible(self, integrator: Integrator) -> bool:
         """Whether this estimator can work with ``integrator``."""
         return True
+
+    def sample_by_inverse(self) -> bool:
+        """Whether a policy should sample by generating, then estimating the log-prob from the latent.
+
+        True for estimators whose estimate depends on where a solve starts (keyed Hutchinson probes):
+        the rollout's log-prob is then the very function the update evaluates.
+        """
+        return False
 
     def check(self, integrator: Integrator) -> None:
         """Raises ``ValueError`` naming the compatible estimators when the pair does not fit."""
@@ -141,22 +150,35 @@ class HutchinsonEstimator(_DivergenceEstimator):
     Args:
         probe: ``"gaussian"`` or ``"rademacher"``.
         probes: Probes averaged per evaluation.
-        seed: If set, every solve draws the same probes (forward and inverse then cancel exactly);
-            if ``None``, fresh probes from the global generator.
+        seed: With ``keyed``: the hash key (default 0). Without: if set, every solve draws the same probes
+            by row position (forward and inverse then cancel exactly); if ``None``, fresh probes from the
+            global generator.
+        keyed: Probes are a deterministic function of the row a solve starts from
+            (:mod:`genpo.inversion.probes`), so a sample's estimate is the same in every call whatever
+            batch it is in; the policy then samples by generating and estimating the log-prob from the
+            latent, like the update does, and PPO's ratio starts at exactly 1 (without it the first
+            minibatch's |log ratio| was up to ~0.8: tests/training/test_ppo_ratio.py).
     """
 
     name = "hutchinson"
     exact = False
     PROBES = ("gaussian", "rademacher")
 
-    def __init__(self, probe: str = "rademacher", probes: int = 1, seed: int | None = None) -> None:
+    def __init__(self, probe: str = "rademacher", probes: int = 1, seed: int | None = None, keyed: bool = True) -> None:
         if probe not in self.PROBES:
             raise ValueError(f"unknown probe {probe!r}; choose one of: {', '.join(self.PROBES)}")
         if isinstance(probes, bool) or not isinstance(probes, int) or probes < 1:
             raise ValueError(f"probes must be an integer >= 1, got {probes!r}")
-        self.probe, self.probes, self.seed = probe, probes, seed
+        if not isinstance(keyed, bool):
+            raise ValueError(f"keyed must be true or false, got {keyed!r}")
+        self.probe, self.probes, self.seed, self.keyed = probe, probes, seed, keyed
+
+    def sample_by_inverse(self) -> bool:
+        return self.keyed
 
     def _draw(self, x0: Tensor) -> Tensor:
+        if self.keyed:
+            return keyed_probes(x0, self.probes, self.probe, self.seed or 0)
         gen = None
         if self.seed is not None:
             gen = torch.Generator(device=x0.device).manual_seed(self.seed)
@@ -189,5 +211,7 @@ def _likelihood_interface() -> Any:
 LIKELIHOODS: Registry[type[LikelihoodEstimator]] = Registry("likelihood estimator", "likelihood", _likelihood_interface)
 LIKELIHOODS.add("exact", ExactEstimator, "the integrator's own exact log-det (EDICT: closed form, one inverse pass)")
 LIKELIHOODS.add("jacobian", JacobianEstimator, "brute-force log|det| of the whole K-step map (torch.func.jacrev)")
-LIKELIHOODS.add("hutchinson", HutchinsonEstimator, "pf-ode divergence by Skilling–Hutchinson probes (stochastic)")
+LIKELIHOODS.add(
+    "hutchinson", HutchinsonEstimator, "pf-ode divergence by Skilling–Hutchinson probes (stochastic; keyed by sample)"
+)
 LIKELIHOODS.add("trace", TraceEstimator, "pf-ode divergence computed exactly from d vector-Jacobian products")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genpo.inversion.base import Integrator, VelocityField
+from genpo.inversion.base import Integrator, VelocityField, std_normal_log_prob
 from genpo.inversion.cfm import CFMRatio
 from genpo.inversion.likelihood import LikelihoodEstimator
 from genpo.models.policy import Policy
@@ -51,6 +51,16 @@ class FlowPolicy(Policy):
 
     def to_action(self, latent: Tensor) -> Tensor:
         return self.integrator.to_action(latent)
+
+    def sample(self, obs: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        if not self.estimator.sample_by_inverse():
+            return super().sample(obs, generator)
+        # The estimate depends on where a solve starts: take it from the latent, as the update will.
+        self._check("obs", obs, self.obs_dim)
+        noise = torch.randn(obs.shape[0], self.latent_dim, generator=generator, dtype=obs.dtype, device=obs.device)
+        latent = self.generate_only(obs, noise)
+        back, log_det = self.flow_inverse(obs, latent)
+        return self.to_action(latent), latent, std_normal_log_prob(back) + log_det
 
     def extra_repr(self) -> str:
         return f"integrator={self.integrator.describe()}, likelihood={self.estimator.name}"

@@ -67,12 +67,13 @@ def test_jacobian_estimator_works_through_the_ode_solver() -> None:
 
 @pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
 def test_hutchinson_is_unbiased_within_three_standard_errors(probe: str) -> None:
-    """One latent repeated n times: each row draws its own probe, so the rows are n independent estimates."""
+    """One latent repeated n times: with unkeyed probes each row draws its own, so the rows are n independent
+    estimates."""
     n = 2000
     _, x1 = points(1, seed=3)
     obs, latent = torch.zeros(n, 1, dtype=F64), x1.expand(n, 3).contiguous()
     exact = linear_policy(TraceEstimator())
-    stochastic = linear_policy(HutchinsonEstimator(probe=probe, probes=1, seed=11))
+    stochastic = linear_policy(HutchinsonEstimator(probe=probe, probes=1, seed=11, keyed=False))
     with torch.no_grad():
         reference = exact.log_prob(obs[:1], latent[:1])
         estimates = stochastic.log_prob(obs, latent)
@@ -93,7 +94,7 @@ def test_hutchinson_probes_follow_the_seed() -> None:
 
     def estimate(seed: int | None) -> Tensor:
         with torch.no_grad():
-            return linear_policy(HutchinsonEstimator(probe="gaussian", seed=seed)).log_prob(obs, x1)
+            return linear_policy(HutchinsonEstimator(probe="gaussian", seed=seed, keyed=False)).log_prob(obs, x1)
 
     assert torch.equal(estimate(1), estimate(1))
     assert not torch.allclose(estimate(1), estimate(2))
@@ -102,13 +103,47 @@ def test_hutchinson_probes_follow_the_seed() -> None:
     assert not torch.allclose(first, estimate(None))  # fresh probes from the global generator
 
 
+@pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
+def test_keyed_probes_follow_the_row_and_stay_unbiased(probe: str) -> None:
+    """Keyed probes (the default): a row's estimate does not depend on its batch, its position or the global
+    generator; over distinct rows the estimates of the linear field's constant divergence are unbiased."""
+    n = 1500
+    obs, x1 = points(n, seed=7)
+    policy = linear_policy(HutchinsonEstimator(probe=probe))
+    with torch.no_grad():
+        full = policy.log_prob(obs, x1)
+        torch.manual_seed(123)
+        perm = torch.randperm(n)[:50]
+        part = policy.log_prob(obs[perm], x1[perm])
+        again = policy.log_prob(obs[:50], x1[:50])
+    # Only the adaptive step size (one per batch) couples rows, at solver tolerance.
+    torch.testing.assert_close(part, full[perm], rtol=0, atol=1e-7)
+    torch.testing.assert_close(again, full[:50], rtol=0, atol=1e-7)
+    error = full - analytic_log_prob(x1)  # the probe noise of each row's estimate
+    assert error.std() > 0.1  # genuinely stochastic across rows
+    assert error.mean().abs().item() <= 3 * error.std().item() / math.sqrt(n)
+
+
+def test_keyed_sampling_reports_the_updates_estimate() -> None:
+    """With keyed probes the policy samples by generating, then estimating from the latent: sample's log-prob is
+    exactly what log_prob says for that latent (a PPO ratio of exactly 1 before the first step)."""
+    policy = linear_policy(HutchinsonEstimator(probe="gaussian"))
+    obs, _ = points(16)
+    with torch.no_grad():
+        _, latent, logp = policy.sample(obs, generator=torch.Generator().manual_seed(0))
+        again = policy.log_prob(obs[torch.arange(15, -1, -1)], latent[torch.arange(15, -1, -1)])
+    torch.testing.assert_close(again, logp[torch.arange(15, -1, -1)], rtol=0, atol=1e-7)
+    with pytest.raises(ValueError, match="keyed must be true or false"):
+        HutchinsonEstimator(keyed="no")
+
+
 def test_more_probes_shrink_the_spread() -> None:
     n = 400
     _, x1 = points(1, seed=3)
     obs, latent = torch.zeros(n, 1, dtype=F64), x1.expand(n, 3).contiguous()
     with torch.no_grad():
-        one = linear_policy(HutchinsonEstimator(probes=1, seed=0)).log_prob(obs, latent)
-        many = linear_policy(HutchinsonEstimator(probes=16, seed=0)).log_prob(obs, latent)
+        one = linear_policy(HutchinsonEstimator(probes=1, seed=0, keyed=False)).log_prob(obs, latent)
+        many = linear_policy(HutchinsonEstimator(probes=16, seed=0, keyed=False)).log_prob(obs, latent)
     assert many.std() < 0.5 * one.std()
 
 
