@@ -126,7 +126,7 @@ class RunConfig:
     logdir: str = "logs"
     """Root of run folders: ``<logdir>/genpo/<env>/<timestamp>[_<run_name>]``."""
     run_name: str = ""
-    """Suffix of the run folder: up to 100 letters, digits and ``. _ + -`` (no ``/``)."""
+    """Suffix of the run folder: up to 200 letters, digits and ``. _ + = -`` (no ``/``)."""
     save_interval: int = 50
     """Write ``model_<it>.pt`` every this many iterations (and at the end; >= 1)."""
     log_interval: int = 1
@@ -308,7 +308,8 @@ MAX_WIDTH = 2**16
 MAX_ITERATIONS = 10**9
 MAX_TOTAL_STEPS = 10**13
 MAX_SEED = 2**32 - 1
-RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+# A folder-name suffix (no separators, cannot be '..'); '=' for the workbench's cell names (lr=3e-4_s1).
+RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]{0,199}$")
 
 
 def check_seed(seed: Any, what: str = "run.seed") -> int:
@@ -340,12 +341,12 @@ def check_device(device: Any, what: str = "run.device") -> str:
 
 
 def check_run_name(name: Any, what: str = "run.run_name") -> str:
-    """A run-folder suffix: empty, or up to 100 letters, digits and ``. _ + -`` (no path separators)."""
+    """A run-folder suffix: empty, or up to 200 letters, digits and ``. _ + = -`` (no path separators)."""
     _check(
         isinstance(name, str) and (name == "" or RUN_NAME_RE.match(name) is not None),
         what,
         name,
-        "empty or 1-100 letters, digits and . _ + - starting with a letter or digit (a folder name: no '/', "
+        "empty or 1-200 letters, digits and . _ + = - starting with a letter or digit (a folder name: no '/', "
         "spaces or '..')",
     )
     return name
