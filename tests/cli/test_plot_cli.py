@@ -63,12 +63,19 @@ def test_plot_bad_input_exits_2(args, message):
     assert message in done.output
 
 
-FAMILIES = [{"model": m} for m in MODELS.names() if m != "flow"] + [
-    {"model": "flow", "integrator": i, "likelihood": "trace" if i == "pf-ode" else "exact"} for i in INTEGRATORS.names()
-]
+FAMILIES = (
+    [{"model": m} for m in MODELS.names() if m != "flow"]
+    + [
+        {"model": "flow", "integrator": i, "likelihood": "trace" if i == "pf-ode" else "exact"}
+        for i in INTEGRATORS.names()
+    ]
+    + [{"model": "flow", "integrator": "euler", "likelihood": "cfm"}]
+)
 
 
-@pytest.mark.parametrize("policy", FAMILIES, ids=lambda p: p.get("integrator", p["model"]))
+@pytest.mark.parametrize(
+    "policy", FAMILIES, ids=lambda p: "cfm" if p.get("likelihood") == "cfm" else p.get("integrator", p["model"])
+)
 def test_plot_actions_writes_a_figure_for_every_family(tmp_path, one_thread, policy):
     result = train(tmp_path, "builtin:MultiGoal", 1, policy=policy)
     out = tmp_path / "actions"
