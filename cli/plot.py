@@ -18,6 +18,12 @@ def plot(
     ),
     out: Path | None = typer.Option(None, "--out", help="Where figures and tables go (default: the first folder)."),
     smooth: int = typer.Option(5, "--smooth", help="Moving-average window (iterations) of the return curves."),
+    evaluate: int = typer.Option(
+        0,
+        "--evaluate",
+        help="Also evaluate runs without an end-of-run evaluation: N deterministic episodes of the newest "
+        "checkpoint, as genpo play (stored in the run folder as evaluation.json).",
+    ),
     checkpoint: list[str] = typer.Option(
         [], "--checkpoint", "--load", help="plot actions: checkpoint file or run folder (repeatable)."
     ),
@@ -32,7 +38,7 @@ def plot(
 
     [bold]genpo plot ablations/hopper[/]  (runs.csv, summary.md/.csv, figures/returns_<env>.png/.svg)
 
-    [bold]genpo plot logs/genpo/Hopper-v5/run_a logs/genpo/Hopper-v5/run_b --out cmp[/]
+    [bold]genpo plot logs/genpo/Hopper-v5/run_a logs/genpo/Hopper-v5/run_b --out cmp --evaluate 10[/]
 
     [bold]genpo plot actions --checkpoint RUN_FOLDER [--obs 0,0,0] [--out DIR][/]
     (a 2-D histogram of 2,000 sampled actions; on builtin:MultiGoal also the share of samples at each optimum)
@@ -60,6 +66,18 @@ def plot(
         raise ConfigError(str(exc)) from None
     if not runs:
         raise ConfigError(f"no run folder (params/config.yaml) under {', '.join(paths)}")
+    if evaluate < 0:
+        raise ConfigError(f"--evaluate must be >= 0, got {evaluate}")
+    if evaluate:
+        from genpo.training.checkpoint import checkpoints_in
+        from genpo.workbench.cell import evaluate_run
+        from genpo.workbench.runs import read_cell, stored_evaluation
+
+        for run_dir in runs:
+            has_own = (read_cell(run_dir) or {}).get("eval_returns") is not None
+            if not has_own and checkpoints_in(run_dir) and stored_evaluation(run_dir, evaluate) is None:
+                returns = evaluate_run(run_dir, evaluate)
+                console.print(f"{run_dir.name}: evaluation {sum(returns) / len(returns):.2f}", highlight=False)
     dest = out or Path(paths[0])
     report = write_report(runs, dest, window=smooth)
     console.print(f"{len(runs)} run folders; tables in {dest}", highlight=False)

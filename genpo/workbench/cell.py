@@ -80,6 +80,20 @@ def evaluate_cell(run_dir: Path, episodes: int) -> list[float]:
     return [float(x) for x in evaluate(run_dir, episodes=episodes, deterministic=True, seed=EVAL_SEED)]
 
 
+def evaluate_run(run_dir: Path, episodes: int) -> list[float]:
+    """Evaluates a run folder's newest checkpoint once and stores it (``evaluation.json``) for the summary."""
+    from genpo.training.checkpoint import checkpoints_in
+    from genpo.workbench.runs import EVALUATION_FILE, stored_evaluation
+
+    done = stored_evaluation(run_dir, episodes)
+    if done is not None:
+        return done
+    returns = evaluate_cell(run_dir, episodes)
+    record = {"checkpoint": checkpoints_in(run_dir)[-1].name, "episodes": episodes, "seed": EVAL_SEED}
+    write_json(Path(run_dir) / EVALUATION_FILE, {**record, "returns": returns})
+    return returns
+
+
 def run_cell(spec: dict[str, Any]) -> str:
     """Brings one cell to ``done`` (train what is left, evaluate); returns its final state.
 

@@ -84,7 +84,11 @@ def return_curves(runs: list[RunRecord], out: Path, window: int = 5) -> list[Pat
             ax.set_title(f"{env}: return vs {what}", fontsize=10)
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=8)
-        fig.suptitle(f"mean across seeds (band: min-max), moving average over {window} iterations", fontsize=8)
+        fig.suptitle(
+            f"mean across seeds (band: min-max), moving average over {window} iterations; "
+            "curves end where the shortest seed ends",
+            fontsize=8,
+        )
         fig.tight_layout()
         written += save(fig, out, f"returns_{_safe(env)}")
         plt.close(fig)

@@ -131,6 +131,26 @@ def read_cell(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+EVALUATION_FILE = "evaluation.json"
+
+
+def stored_evaluation(run_dir: Path, episodes: int | None = None) -> list[float] | None:
+    """Returns of ``genpo plot --evaluate`` for the run's newest checkpoint (and ``episodes``, if given)."""
+    from genpo.training.checkpoint import checkpoints_in
+
+    path = Path(run_dir) / EVALUATION_FILE
+    ckpts = checkpoints_in(Path(run_dir))
+    if not path.is_file() or not ckpts:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if data.get("checkpoint") != ckpts[-1].name or (episodes is not None and data.get("episodes") != episodes):
+        return None  # stale: the run went on, or another length was asked for
+    return data.get("returns")
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Writes JSON atomically (a temporary file in the same folder, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +215,7 @@ def read_run(run_dir: Path, reader: ScalarReader | None = None) -> RunRecord:
         sps=sps,
         total_steps=last,
         total_wall=total_wall,
-        eval_returns=(cell or {}).get("eval_returns"),
+        eval_returns=(cell or {}).get("eval_returns") or stored_evaluation(run_dir),
         state=(cell or {}).get("state", "unknown"),
     )
 

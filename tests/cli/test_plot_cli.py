@@ -45,6 +45,20 @@ def test_plot_groups_plain_train_runs_by_run_name(tmp_path, one_thread):
     for ext in ("png", "svg"):
         assert (out / "figures" / f"returns_builtin_MultiGoal.{ext}").stat().st_size > 1000
 
+    # --evaluate: N deterministic episodes per run, stored once in the run folder.
+    args = ["plot", str(tmp_path / "logs"), "--out", str(out), "--evaluate", "3"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    stored = sorted((tmp_path / "logs").glob("genpo/*/*/evaluation.json"))
+    assert len(stored) == 3
+    with (out / "summary.csv").open() as f:
+        assert all(r["eval_mean"] != "" for r in csv.DictReader(f))
+    assert "(3 episodes" in (out / "summary.md").read_text()
+    stamps = [p.stat().st_mtime_ns for p in stored]
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and ": evaluation " not in again.output  # nothing evaluated twice
+    assert [p.stat().st_mtime_ns for p in stored] == stamps
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
