@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from genpo.errors import ConfigError
 from genpo.training.actor_critic import ActorCritic
-from genpo.training.files import atomic_files, ensure_folder, remove_orphans
+from genpo.training.files import atomic_files, ensure_folder, exists, remove_orphans
 
 FORMATS = ("torchscript", "onnx")
 
@@ -116,7 +116,7 @@ def export_policy(ac: ActorCritic, out_dir: str | Path, fmt: str = "torchscript"
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    created = not Path(out_dir).exists()
+    created = not exists(out_dir)
     out_dir = ensure_folder(out_dir, "export folder")
     remove_orphans(out_dir)
     ac = copy.deepcopy(ac).cpu().float().eval()

@@ -59,6 +59,14 @@ def describe_os_error(exc: OSError, path: str | Path, action: str) -> str:
     return f"cannot {action} {where!r}: {exc.strerror or exc}"
 
 
+def exists(path: str | Path) -> bool:
+    """``Path.exists`` that answers False, not an exception, for a path that cannot be looked up (name too long)."""
+    try:
+        return Path(path).exists()
+    except OSError:
+        return False
+
+
 def ensure_folder(path: str | Path, what: str = "folder", create: bool = True) -> Path:
     """Creates folder ``path`` (and parents) or raises :class:`RunFolderError` naming it and why not.
 
@@ -68,6 +76,15 @@ def ensure_folder(path: str | Path, what: str = "folder", create: bool = True) -
         create: False only checks that it exists or could be created (nothing is written).
     """
     path = Path(path)
+    try:
+        return _ensure_folder(path, what, create)
+    except RunFolderError:
+        raise
+    except OSError as exc:  # e.g. a name too long to even look up
+        raise RunFolderError(describe_os_error(exc, path, f"create the {what}")) from None
+
+
+def _ensure_folder(path: Path, what: str, create: bool) -> Path:
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"{what} {str(path)!r} is a file, not a folder")
     if not create:

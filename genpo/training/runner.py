@@ -24,6 +24,7 @@ from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import CheckpointError, save_checkpoint
 from genpo.training.config import TrainConfig, build_actor, save_yaml
 from genpo.training.distributed import DistInfo, all_reduce_sum, broadcast_module
+from genpo.training.files import exists
 from genpo.training.interrupt import Interrupted, StopSignals, signal_name
 from genpo.training.logger import RunLogger
 from genpo.training.normalizer import RewardNormalizer
@@ -43,7 +44,7 @@ def make_run_dir(cfg: TrainConfig) -> Path:
     name = f"{stamp}_{cfg.run.run_name}" if cfg.run.run_name else stamp
     base = Path(cfg.run.logdir) / "genpo" / env_folder_name(cfg.env.id) / name
     path, i = base, 1
-    while path.exists():  # two runs in the same second
+    while exists(path):  # two runs in the same second
         path = base.with_name(f"{base.name}-{i}")
         i += 1
     return path
