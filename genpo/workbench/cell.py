@@ -42,7 +42,7 @@ def train_cell(spec: dict[str, Any]) -> int:
     from rich.console import Console
 
     from genpo.training.api import prepare
-    from genpo.training.checkpoint import checkpoints_in
+    from genpo.training.checkpoint import checkpoints_in, load_checkpoint
     from genpo.training.config import TrainConfig
     from genpo.training.runner import Trainer
 
@@ -50,11 +50,7 @@ def train_cell(spec: dict[str, Any]) -> int:
     run_dir = Path(spec["run_dir"])
     target = budget_steps(TrainConfig.from_dict(spec["config"]))
     ckpts = checkpoints_in(run_dir)
-    done = 0
-    if ckpts:
-        from genpo.training.checkpoint import load_checkpoint
-
-        done = int(load_checkpoint(ckpts[-1])["global_step"])
+    done = int(load_checkpoint(ckpts[-1])["global_step"]) if ckpts else 0
     if done >= target:
         return done
     if ckpts:

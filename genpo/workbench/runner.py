@@ -268,6 +268,7 @@ def run_cells(cells: list[CellRun], launcher: Launcher, jobs: int, console: Cons
                 console.print(f"{c.name}: started", highlight=False)
 
     live = Live(table(cells), console=console, refresh_per_second=2, transient=False) if live_ok else None
+    previous = _sigterm_as_interrupt()
     try:
         if live is not None:
             live.start()
@@ -279,22 +280,45 @@ def run_cells(cells: list[CellRun], launcher: Launcher, jobs: int, console: Cons
         return True
     except KeyboardInterrupt:
         console.print("stopping: every running cell saves a checkpoint ...", highlight=False)
-        for c in running:
-            c.handle.interrupt()
-        deadline = time.time() + 120
-        for c in running:
-            while c.handle.poll() is None and time.time() < deadline:
-                try:
-                    time.sleep(0.2)
-                except KeyboardInterrupt:  # a second Ctrl-C: stop now
-                    deadline = 0
-            if c.handle.poll() is None:
-                c.handle.kill()
-            c.state = (read_cell(c.run_dir) or {}).get("state", "interrupted")
-            if c.state == "running":
-                c.state = "interrupted"
+        stop_cells(running)
         return False
+    except BaseException:
+        stop_cells(running)  # never leave orphaned cells behind when the driver itself fails
+        raise
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if live is not None:
             live.update(table(cells))
             live.stop()
+
+
+def _sigterm_as_interrupt() -> Any:
+    """While cells run, SIGTERM (a cluster stopping the driver) stops them like Ctrl-C; returns the old handler."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def stop_cells(running: list[CellRun], grace_s: float = 120.0) -> None:
+    """Asks every running cell to stop (SIGINT once), waits up to ``grace_s``, then kills what is left."""
+    for c in running:
+        c.handle.interrupt()
+    deadline = time.time() + grace_s
+    for c in running:
+        while c.handle.poll() is None and time.time() < deadline:
+            try:
+                time.sleep(0.2)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now
+                deadline = 0
+        if c.handle.poll() is None:
+            c.handle.kill()
+        c.state = (read_cell(c.run_dir) or {}).get("state", "interrupted")
+        if c.state == "running":
+            c.state = "interrupted"
