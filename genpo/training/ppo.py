@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from genpo.errors import RunFailed
+from genpo.errors import ConfigError, RunFailed
 from genpo.objectives import (
     AdaptiveLR,
     asymmetric_surrogate,
@@ -50,6 +50,12 @@ class PPO:
         self.optimizer = torch.optim.Adam(ac.parameters(), lr=cfg.learning_rate, fused=True)
         self.lr_rule = AdaptiveLR(desired_kl=cfg.desired_kl) if cfg.schedule == "adaptive" else None
         policy = ac.policy
+        # The compression loss acts on a doubled latent only; an explicit value elsewhere would be silently unused.
+        if not policy.doubled_latent and cfg.compress_coef not in (0.0, AlgoConfig.compress_coef):
+            raise ConfigError(
+                f"algo.compress_coef={cfg.compress_coef!r}: the compression loss applies to doubled-latent "
+                f"integrators only (edict, reversible-heun, reversible-rk); this policy has none: use 0 or the default"
+            )
         self.compress = cfg.compress_coef > 0 and policy.doubled_latent
         self.score_name = "log-probability" if policy.is_density else "CFM surrogate score"
 

@@ -206,6 +206,12 @@ FAULTS = [
     Fault(
         "compress-coef-inf", ("train", *PM, "--compress-coef", "inf"), 2, "algo.compress_coef must be a finite number"
     ),
+    Fault(
+        "compress-coef-no-doubled-latent",
+        ("train", *PM, "--integrator", "gaussian-chain", "--compress-coef", "0.5"),
+        2,
+        "the compression loss applies to doubled-latent integrators only",
+    ),
     Fault("entropy-coef-nan", ("train", *PM, "--entropy-coef", "nan"), 2, "algo.entropy_coef must be a finite number"),
     Fault("steps-huge", ("train", *PM, "--steps", "100000000"), 2, "policy.steps must be an integer in [1, 1000]"),
     Fault("num-envs-huge", ("train", "--env", "builtin:PointMass", "--num-envs", "100000000000"), 2, "[1, 1048576]"),
