@@ -101,7 +101,7 @@ class AlgoConfig:
     entropy_coef: float = 0.0
     """Coefficient of the entropy estimate -mean(log pi) (>= 0)."""
     compress_coef: float = 0.01
-    """Compression loss coefficient (>= 0); doubled latents only (edict, reversible-*): others refuse a non-default value."""
+    """Compression loss coefficient (>= 0); doubled latents only (edict, reversible-*): others refuse other values."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip (> 0)."""
     normalize_advantage: bool = True
