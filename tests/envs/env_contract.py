@@ -1,7 +1,7 @@
 """The environment contract of :mod:`genpo.envs.base`, as one check any backend can run.
 
 :func:`contract_violations` returns a list of violations (empty when the backend keeps the contract) so that
-it runs both under pytest (``tests/envs/test_contract.py``: Gymnasium, built-in tasks, a user factory) and
+it runs both under pytest (``tests/envs/test_backends_contract.py``: Gymnasium, built-in tasks, a user factory) and
 inside the IsaacLab worker process (``tests/envs/_isaaclab_worker.py``), whose results are JSON.
 
 Checked: reset/step shapes, dtypes and device; actions of the wrong shape refused; auto-reset inside ``step``

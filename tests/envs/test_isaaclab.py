@@ -105,7 +105,7 @@ def test_cartpole_direct_interface_and_time_outs(results: dict[str, Any]) -> Non
 
 
 def test_cartpole_direct_keeps_the_env_contract(results: dict[str, Any]) -> None:
-    # The same check as tests/envs/test_contract.py runs on the other backends (env_contract.py).
+    # The same check as tests/envs/test_backends_contract.py runs on the other backends (env_contract.py).
     assert _get(results, "contract_cartpole_direct")["violations"] == []
 
 
