@@ -80,11 +80,11 @@ class AlgoConfig:
     desired_kl: float = 0.01
     """Target KL of the adaptive schedule (> 0)."""
     num_epochs: int = 5
-    """Passes over each rollout (>= 1)."""
+    """Passes over each rollout, in [1, 10000]."""
     num_minibatches: int = 4
     """Minibatches per epoch (>= 1, at most the rollout size)."""
     steps_per_env: int = 32
-    """Rollout length per sub-environment and iteration (>= 1)."""
+    """Rollout length per sub-environment and iteration, in [1, 65536]; ``steps_per_env * num_envs`` <= 2**24."""
     gamma: float = 0.99
     """Discount factor in [0, 1]."""
     lam: float = 0.95
@@ -308,6 +308,7 @@ MAX_WIDTH = 2**16
 MAX_ITERATIONS = 10**9
 MAX_TOTAL_STEPS = 10**13
 MAX_SEED = 2**32 - 1
+MAX_ROLLOUT = 2**24  # samples per rollout (steps_per_env * num_envs): ~17 M, already ~10 GB of storage
 # A folder-name suffix (no separators, cannot be '..'); '=' for the workbench's cell names (lr=3e-4_s1).
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]{0,199}$")
 
@@ -386,13 +387,23 @@ def validate(cfg: TrainConfig) -> None:
     # Building a 1-dim policy checks names, pairs and options exactly as the real run will.
     actor = build_actor(p, obs_dim=1, action_dim=1)
     _check(_is_finite(a.learning_rate) and a.learning_rate > 0, "algo.learning_rate", a.learning_rate, "finite and > 0")
-    _check(isinstance(a.normalize_reward, bool), "algo.normalize_reward", a.normalize_reward, "true or false")
+    for section, name in (("algo", "normalize_reward"), ("algo", "value_clip"), ("algo", "normalize_advantage")):
+        val = getattr(a, name)
+        _check(isinstance(val, bool), f"{section}.{name}", val, "true or false")
+    _check(isinstance(p.normalize_obs, bool), "policy.normalize_obs", p.normalize_obs, "true or false")
     _check(a.schedule in SCHEDULES, "algo.schedule", a.schedule, f"one of {', '.join(SCHEDULES)}")
     _check(a.trust_region in ("clip", "aspo"), "algo.trust_region", a.trust_region, "one of clip, aspo")
     _check(_is_finite(a.desired_kl) and a.desired_kl > 0, "algo.desired_kl", a.desired_kl, "finite and > 0")
-    for name in ("num_epochs", "num_minibatches", "steps_per_env"):
+    for name, hi in (("num_epochs", 10_000), ("num_minibatches", MAX_ROLLOUT), ("steps_per_env", 2**16)):
         val = getattr(a, name)
-        _check(_is_int(val) and val >= 1, f"algo.{name}", val, "an integer >= 1")
+        _check(_int_in(val, 1, hi), f"algo.{name}", val, f"an integer in [1, {hi}]")
+    _check(
+        a.steps_per_env * e.num_envs <= MAX_ROLLOUT,
+        "algo.steps_per_env",
+        a.steps_per_env,
+        f"such that the rollout steps_per_env * env.num_envs is at most {MAX_ROLLOUT} samples "
+        f"(here {a.steps_per_env} * {e.num_envs})",
+    )
     _check(
         a.num_minibatches <= a.steps_per_env * e.num_envs,
         "algo.num_minibatches",

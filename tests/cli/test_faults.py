@@ -214,6 +214,9 @@ FAULTS = [
     ),
     Fault("entropy-coef-nan", ("train", *PM, "--entropy-coef", "nan"), 2, "algo.entropy_coef must be a finite number"),
     Fault("steps-huge", ("train", *PM, "--steps", "100000000"), 2, "policy.steps must be an integer in [1, 1000]"),
+    Fault(
+        "rollout-huge", ("train", *PM, "--num-envs", "1000000"), 2, "rollout steps_per_env * env.num_envs is at most"
+    ),
     Fault("num-envs-huge", ("train", "--env", "builtin:PointMass", "--num-envs", "100000000000"), 2, "[1, 1048576]"),
     Fault("seed-overflow", ("train", *PM, "--seed", "99999999999999999999"), 2, "(option --seed)"),
     Fault("seed-negative", ("train", *PM, "--seed", "-3"), 2, "run.seed must be an integer in [0, 4294967295]"),
