@@ -52,32 +52,14 @@ def _cases() -> list[Any]:
             )
             for opt in _options(VELOCITIES.get(name))
         ]
-    for name in INTEGRATORS.names():
-        i, e = _pair_for(integrator=name)
-        cases += [
-            pytest.param(
-                "integrator",
-                name,
-                INTEGRATORS.get(name),
-                opt,
-                dict(integrator=i, likelihood=e),
-                id=f"integrator-{name}-{opt}",
-            )
-            for opt in _options(INTEGRATORS.get(name))
-        ]
-    for name in LIKELIHOODS.names():
-        i, e = _pair_for(likelihood=name)
-        cases += [
-            pytest.param(
-                "likelihood",
-                name,
-                LIKELIHOODS.get(name),
-                opt,
-                dict(integrator=i, likelihood=e),
-                id=f"likelihood-{name}-{opt}",
-            )
-            for opt in _options(LIKELIHOODS.get(name))
-        ]
+    for kind, registry in (("integrator", INTEGRATORS), ("likelihood", LIKELIHOODS)):
+        for name in registry.names():
+            i, e = _pair_for(**{kind: name})
+            part = registry.get(name)
+            cases += [
+                pytest.param(kind, name, part, opt, dict(integrator=i, likelihood=e), id=f"{kind}-{name}-{opt}")
+                for opt in _options(part)
+            ]
     for name in MODELS.names():
         if name == "flow":
             continue
