@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -124,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     from genpo.training.interrupt import Interrupted
 
     spec = json.loads(Path(args[0]).read_text())
+    # The driver stops a cell with SIGINT. A shell that starts the driver in the background (`&`, nohup)
+    # sets SIGINT to ignored and children inherit that; a cell has its own session, so it takes SIGINT back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         run_cell(spec)
     except (KeyboardInterrupt, Interrupted):

@@ -118,6 +118,26 @@ def test_killed_and_interrupted_cells_resume_from_their_checkpoints(tmp_path, ti
         assert checkpoints_in(run_dir)[-1].name == "model_100.pt"
 
 
+def test_a_background_ablation_stopped_by_sigterm_saves_its_cells(tmp_path, tiny):
+    # `genpo ablate ... &` and nohup start the driver with SIGINT ignored, and its cells inherit that;
+    # the driver's stop request (SIGINT to each cell) must still reach them, well inside the 120 s grace.
+    out = tmp_path / "abl"
+    args = ablate_args(out, tiny, "--setting", "a=lr=0.001", "--jobs", "1", steps=3200)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    parent = subprocess.Popen([sys.executable, "-m", "genpo", *args], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    run_a = out / "genpo" / "PointMass" / "a_s1"
+    wait_for(lambda: len(checkpoints_in(run_a)) >= 2)
+    t0 = time.time()
+    parent.send_signal(signal.SIGTERM)
+    output, _ = parent.communicate(timeout=150)
+    assert parent.returncode == 130, output
+    assert time.time() - t0 < 60, "the cell ignored the stop request and was killed after the grace period"
+    assert json.loads((run_a / "cell.json").read_text())["state"] == "interrupted"
+    assert "interrupted: the cell's checkpoints are kept" in (run_a / "cell.log").read_text()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
