@@ -17,13 +17,14 @@ bench_app = typer.Typer(
 )
 
 
-def _ints(text: str, option: str) -> list[int]:
+def _ints(text: str, option: str, minimum: int = 1) -> list[int]:
     try:
         values = [int(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
         values = []
-    if not values or min(values) < 1:
-        raise typer.BadParameter(f"expected comma-separated positive integers, got {text!r}", param_hint=option)
+    if not values or min(values) < minimum:
+        kind = "positive integers" if minimum == 1 else f"integers >= {minimum}"
+        raise typer.BadParameter(f"expected comma-separated {kind}, got {text!r}", param_hint=option)
     return values
 
 
@@ -116,11 +117,10 @@ def env(
     from genpo.benchmarks.envs import format_markdown, measure_env_stepping
 
     console = Console()
-    ws = [int(w) for w in _strs(workers)] or [0]
     rows = measure_env_stepping(
         _strs(envs),
         _ints(num_envs, "--num-envs"),
-        ws,
+        _ints(workers, "--workers", minimum=0),
         seconds=seconds,
         repeats=repeats,
         device=device,

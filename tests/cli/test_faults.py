@@ -304,6 +304,18 @@ FAULTS = [
         "did you mean 'HalfCheetah-v5'",
     ),
     Fault(
+        "bench-env-workers-not-a-number",
+        ("bench", "env", "--env", "builtin:PointMass", "--workers", "x"),
+        2,
+        "expected comma-separated integers >= 0, got 'x'",
+    ),
+    Fault(
+        "bench-env-workers-negative",
+        ("bench", "env", "--env", "builtin:PointMass", "--workers", "0,-1"),
+        2,
+        "expected comma-separated integers >= 0, got '0,-1'",
+    ),
+    Fault(
         "env-step-raises",
         ("train", "--env", "faulty:PointMass", "--num-envs", "2", "--max-iterations", "1", "--logdir", "{case}/logs"),
         1,
