@@ -28,7 +28,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def parse_options(items: list[str]) -> dict[str, object]:
     """``KEY=VALUE`` pairs (values read as YAML)."""
-    from genpo.workbench.grid import parse_value
+    from genpo.training.fields import parse_value
 
     out: dict[str, object] = {}
     for item in items:

@@ -126,6 +126,13 @@ def train(
     run_name: str | None = field_option("run_name", "--run-name", "--run_name", panel=RUN_PANEL),
     logdir: str | None = field_option("logdir", "--logdir", panel=RUN_PANEL),
     plugin: list[str] | None = field_option("plugin", "--plugin", panel=RUN_PANEL),
+    set_: list[str] = typer.Option(
+        [],
+        "--set",
+        help="FIELD=VALUE for any configuration field, by dotted or short name; VALUE is YAML "
+        "(--set hidden=[256,256] --set algo.num_epochs=10). Repeatable.",
+        rich_help_panel=RUN_PANEL,
+    ),
     resume: bool = typer.Option(
         False,
         "--resume",
@@ -195,6 +202,9 @@ def train(
     )
     if resume and checkpoint is not None:
         raise ConfigError("use either --resume or --checkpoint, not both")
+    overrides = overrides_from_options(given)
+    set_flags = overrides_from_set(set_, overrides)
+    overrides.update({dotted: value for dotted, (value, _) in set_flags.items()})
     try:
         result = api.train(
             config,
@@ -203,10 +213,10 @@ def train(
             checkpoint=checkpoint,
             distributed=distributed,
             console=console,
-            **overrides_from_options(given),
+            **overrides,
         )
     except ConfigError as exc:
-        flag = FIELD_OPTIONS.get(exc.field or "")
+        flag = set_flags[exc.field][1] if exc.field in set_flags else FIELD_OPTIONS.get(exc.field or "")
         if flag is None:
             raise
         raise ConfigError(f"{exc} (option {flag})", field=exc.field) from None
@@ -226,3 +236,21 @@ def train(
 def overrides_from_options(given: dict[str, Any]) -> dict[str, Any]:
     """``{"section.field": value}`` for every option given on the command line (None: not given)."""
     return {f"{OPTION_FIELDS[k][0]}.{OPTION_FIELDS[k][1]}": v for k, v in given.items() if v is not None}
+
+
+def overrides_from_set(assignments: list[str], given: dict[str, Any]) -> dict[str, tuple[Any, str]]:
+    """``{"section.field": (value, "--set TEXT")}`` for every ``--set``; a field set twice is refused."""
+    from genpo.training.fields import parse_assignment
+
+    out: dict[str, tuple[Any, str]] = {}
+    for text in assignments:
+        try:
+            dotted, value = parse_assignment(text)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {text!r}: {exc}") from None
+        if dotted in given:
+            raise ConfigError(f"--set {text!r} sets {dotted}, which {FIELD_OPTIONS[dotted]} already sets")
+        if dotted in out:
+            raise ConfigError(f"--set {text!r} sets {dotted} again (first: {out[dotted][1]})")
+        out[dotted] = (value, f"--set {text}")
+    return out

@@ -9,7 +9,6 @@ and validated before anything runs, so a bad field or value is refused with the 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 import shlex
@@ -19,55 +18,19 @@ from typing import Any
 import yaml
 
 from genpo.errors import ConfigError
-from genpo.training.config import SECTIONS, TrainConfig
+from genpo.training import fields as config_fields
+from genpo.training.config import TrainConfig
+from genpo.training.fields import parse_value
 
 # The workbench owns these: one folder per cell, the seed from --seeds.
-RESERVED = {"run.seed": "--seeds", "run.logdir": "--out", "run.run_name": "the cell name"}
-ALIASES = {"env": "env.id", "task": "env.id", "lr": "algo.learning_rate"}
+RESERVED = {"run.seed": "the workbench (--seeds)", "run.logdir": "the workbench (--out)",
+            "run.run_name": "the workbench (the cell name)"}  # fmt: skip
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
-def all_fields() -> list[str]:
-    """Every configuration field as ``section.field``."""
-    return [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
-
-
 def resolve_field(name: str) -> str:
-    """Dotted name of a field given as ``section.field``, a unique field name, or an alias.
-
-    Raises:
-        ConfigError: Unknown or ambiguous names (the message lists the fields), reserved fields.
-    """
-    key = name.strip().replace("-", "_")
-    fields = all_fields()
-    if key in ALIASES:
-        dotted = ALIASES[key]
-    elif key in fields:
-        dotted = key
-    else:
-        matches = [f for f in fields if f.split(".", 1)[1] == key]
-        if len(matches) > 1:
-            raise ConfigError(f"field name {name!r} is ambiguous: use one of {', '.join(matches)}")
-        if not matches:
-            raise ConfigError(f"unknown configuration field {name!r}; allowed: {', '.join(fields)}")
-        dotted = matches[0]
-    if dotted in RESERVED:
-        raise ConfigError(f"{dotted} is set by the workbench ({RESERVED[dotted]}); it cannot be varied")
-    return dotted
-
-
-def parse_value(text: str) -> Any:
-    """A YAML scalar or flow list/mapping (``5``, ``0.01``, ``true``, ``edict``, ``[64, 64]``)."""
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"cannot read value {text!r}: {exc}") from None
-    if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string; users mean the number
-        try:
-            return float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
-        except ValueError:
-            return value
-    return value
+    """:func:`genpo.training.fields.resolve_field` without the fields the workbench sets itself."""
+    return config_fields.resolve_field(name, RESERVED)
 
 
 def split_values(text: str) -> list[str]:

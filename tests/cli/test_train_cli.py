@@ -128,6 +128,11 @@ def test_resume_then_play_and_export(tmp_path, tiny_config, train, genpo_cli):
         (["--checkpoint", "missing.pt"], "does not exist"),
         (["--distributed"], "torchrun"),
         (["--entropy-coef", "-1"], "entropy_coef"),
+        (["--set", "stepz=1"], "unknown configuration field 'stepz'; allowed: env.id"),
+        (["--set", "steps=0"], "policy.steps must be an integer in [1, 1000], got 0 (option --set steps=0)"),
+        (["--steps", "2", "--set", "steps=3"], "sets policy.steps, which --steps already sets"),
+        (["--set", "lr=1e-3", "--set", "algo.learning_rate=1e-4"], "sets algo.learning_rate again"),
+        (["--set", "hidden"], "expected FIELD=VALUE"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(tmp_path, tiny_config, args, message, train):
@@ -140,6 +145,18 @@ def test_bad_options_are_refused_before_any_work(tmp_path, tiny_config, args, me
 def test_resuming_with_another_architecture_is_refused(tmp_path, tiny_config, train):
     assert train().returncode == 0
     proc = train("--resume", "--steps", "3")
+    assert proc.returncode == 2
+    assert "keeps its architecture" in proc.stdout + proc.stderr
+
+
+def test_set_reaches_any_field_and_a_resume_keeps_the_architecture(tmp_path, tiny_config, train):
+    proc = train("--set", "hidden=[12, 12]", "--set", "algo.num_epochs=2", "--set", "policy.options={probes: 2}",
+                 "--integrator", "pf-ode", "--likelihood", "hutchinson")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    saved = yaml.safe_load((_run_dir(tmp_path) / "params" / "config.yaml").read_text())
+    assert saved["policy"]["hidden"] == [12, 12] and saved["algo"]["num_epochs"] == 2
+    assert saved["policy"]["options"] == {"probes": 2}
+    proc = train("--resume", "--set", "hidden=[16]")
     assert proc.returncode == 2
     assert "keeps its architecture" in proc.stdout + proc.stderr
 

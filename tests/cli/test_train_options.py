@@ -8,7 +8,7 @@ from genpo.cli import train as cli_train
 from genpo.training.config import SECTIONS
 
 # Options of `genpo train` that are not configuration fields (how to run, not what).
-NOT_FIELDS = {"preset", "config", "resume", "checkpoint", "distributed", "nproc"}
+NOT_FIELDS = {"preset", "config", "resume", "checkpoint", "distributed", "nproc", "set_"}
 
 
 def test_every_option_is_a_field_or_a_run_control():
