@@ -41,7 +41,9 @@ class ReversibleHeunIntegrator(DoubledIntegrator):
     Second order when the halves start equal (``w_0 = y_0``: then ``w_1 = y_0 + h v(y_0)`` is Euler's
     predictor and ``y_1`` Heun's corrector). ``v(w', t + h)`` is the next step's ``v(w, t)``, so a pass
     costs ``K + 1`` network evaluations. Known to lose stability at large ``h`` (the reflection
-    ``2y - w`` amplifies the halves' difference when ``h Lip(v)`` is not small).
+    ``2y - w`` amplifies the halves' difference when ``h Lip(v)`` is not small). With independent halves the
+    reflection alternates: after an odd K the halves' mean is near ``(3 y_0 - w_0) / 2`` (variance ~5/2, not
+    ~1/2), so a fresh policy's actions are about twice as wide as with an even K.
 
     Args:
         steps: Number of steps K.
