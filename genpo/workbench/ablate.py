@@ -2,20 +2,25 @@
 
 Layout of ``out``: one ordinary run folder per cell at ``out/genpo/<env>/<cell>`` (what ``genpo train``
 writes, plus ``cell.json``), and ``runs.csv``, ``summary.csv``, ``summary.md`` and
-``figures/returns_<env>.{png,svg}`` next to them.
+``figures/returns_<env>.{png,svg}`` next to them. ``.ablate.lock`` holds the pid of the driver running
+on ``out`` (a second driver on the same folder is refused, never run beside it).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from genpo.errors import ConfigError
+from genpo.errors import ConfigError, RunFolderError
 from genpo.training.config import TrainConfig
 from genpo.training.files import ensure_folder
 from genpo.workbench.grid import Grid, build_grid
@@ -121,6 +126,34 @@ def write_report(run_dirs: list[Path], out: Path, episodes: int | None = None, w
     return {"runs": runs, "summaries": summaries, "figures": figures}
 
 
+LOCK_FILE = ".ablate.lock"
+
+
+@contextlib.contextmanager
+def driver_lock(out: Path) -> Iterator[None]:
+    """Holds ``out/.ablate.lock`` while one driver runs the grid; the kernel frees it if the driver dies.
+
+    Raises:
+        RunFolderError: Another driver holds it (two drivers would run the same cells into the same folders).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise RunFolderError(
+                f"another genpo ablate (pid {pid}) is running on {out}; wait for it, or stop it (kill {pid}) "
+                "and rerun this command to continue"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def ablate(
     ablation: AblationPlan,
     jobs: int,
@@ -137,21 +170,23 @@ def ablate(
     if start is None:
         raise ConfigError(f"unknown launcher {launcher!r}; choose one of: {', '.join(LAUNCHERS.names())}")
     ensure_folder(ablation.out, "ablation folder (--out)", create=False)  # a file in the way fails before any cell
-    runner = start(ablation.out, dict(launcher_options or {}))
-    for note in ablation.notes:
-        console.print(f"note: {note}", highlight=False)
-    skipped = sum(c.state == "skipped" for c in ablation.cells)
-    console.print(
-        f"{len(ablation.cells)} cells ({skipped} already done), {jobs} at a time, launcher {launcher}: {ablation.out}",
-        highlight=False,
-    )
-    t0 = time.perf_counter()
-    finished = run_cells(ablation.cells, runner, jobs, console)
-    ran = sum(c.state not in ("skipped", "pending") for c in ablation.cells)
-    console.print(f"{ran} cells ran in {time.perf_counter() - t0:,.0f} s (wall clock)", highlight=False)
-    present = set(find_runs([ablation.out]))
-    dirs = [d for c in ablation.cells if (d := c.run_dir.resolve()) in present]  # in grid order
-    report = write_report(dirs, ablation.out, episodes=ablation.cells[0].spec["episodes"], window=window)
+    with driver_lock(ablation.out):  # before any output: a second driver is refused first
+        runner = start(ablation.out, dict(launcher_options or {}))
+        for note in ablation.notes:
+            console.print(f"note: {note}", highlight=False)
+        skipped = sum(c.state == "skipped" for c in ablation.cells)
+        console.print(
+            f"{len(ablation.cells)} cells ({skipped} already done), {jobs} at a time, launcher {launcher}: "
+            f"{ablation.out}",
+            highlight=False,
+        )
+        t0 = time.perf_counter()
+        finished = run_cells(ablation.cells, runner, jobs, console)
+        ran = sum(c.state not in ("skipped", "pending") for c in ablation.cells)
+        console.print(f"{ran} cells ran in {time.perf_counter() - t0:,.0f} s (wall clock)", highlight=False)
+        present = set(find_runs([ablation.out]))
+        dirs = [d for c in ablation.cells if (d := c.run_dir.resolve()) in present]  # in grid order
+        report = write_report(dirs, ablation.out, episodes=ablation.cells[0].spec["episodes"], window=window)
     if not finished:
         return "interrupted", report
     if any(c.state == "failed" for c in ablation.cells):

@@ -118,17 +118,21 @@ def test_killed_and_interrupted_cells_resume_from_their_checkpoints(tmp_path, ti
         assert checkpoints_in(run_dir)[-1].name == "model_100.pt"
 
 
-def test_a_background_ablation_stopped_by_sigterm_saves_its_cells(tmp_path, tiny):
+def test_a_background_ablation_refuses_a_second_driver_and_stops_on_sigterm(tmp_path, tiny, genpo_cli):
     # `genpo ablate ... &` and nohup start the driver with SIGINT ignored, and its cells inherit that;
     # the driver's stop request (SIGINT to each cell) must still reach them, well inside the 120 s grace.
     out = tmp_path / "abl"
-    args = ablate_args(out, tiny, "--setting", "a=lr=0.001", "--jobs", "1", steps=3200)
+    args = ablate_args(out, tiny, "--setting", "a=lr=0.001", "--jobs", "1", steps=320_000)  # stopped long before
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     parent = subprocess.Popen([sys.executable, "-m", "genpo", *args], cwd=tmp_path, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
     run_a = out / "genpo" / "PointMass" / "a_s1"
     wait_for(lambda: len(checkpoints_in(run_a)) >= 2)
+    second = genpo_cli(*args, cwd=tmp_path, timeout=60)  # the same command again while the first runs: refused
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"another genpo ablate (pid {parent.pid}) is running on" in second.stdout + second.stderr
+    assert "started" not in second.stdout
     t0 = time.time()
     parent.send_signal(signal.SIGTERM)
     output, _ = parent.communicate(timeout=150)
