@@ -170,8 +170,8 @@ def ablate(
     if start is None:
         raise ConfigError(f"unknown launcher {launcher!r}; choose one of: {', '.join(LAUNCHERS.names())}")
     ensure_folder(ablation.out, "ablation folder (--out)", create=False)  # a file in the way fails before any cell
+    runner = start(ablation.out, dict(launcher_options or {}))  # a bad launcher is refused before any folder
     with driver_lock(ablation.out):  # before any output: a second driver is refused first
-        runner = start(ablation.out, dict(launcher_options or {}))
         for note in ablation.notes:
             console.print(f"note: {note}", highlight=False)
         skipped = sum(c.state == "skipped" for c in ablation.cells)
