@@ -69,15 +69,10 @@ def plot(
     if evaluate < 0:
         raise ConfigError(f"--evaluate must be >= 0, got {evaluate}")
     if evaluate:
-        from genpo.training.checkpoint import checkpoints_in
-        from genpo.workbench.cell import evaluate_run
-        from genpo.workbench.runs import read_cell, stored_evaluation
+        from genpo.workbench.cell import evaluate_missing
 
-        for run_dir in runs:
-            has_own = (read_cell(run_dir) or {}).get("eval_returns") is not None
-            if not has_own and checkpoints_in(run_dir) and stored_evaluation(run_dir, evaluate) is None:
-                returns = evaluate_run(run_dir, evaluate)
-                console.print(f"{run_dir.name}: evaluation {sum(returns) / len(returns):.2f}", highlight=False)
+        for run_dir, returns in evaluate_missing(runs, evaluate):
+            console.print(f"{run_dir.name}: evaluation {sum(returns) / len(returns):.2f}", highlight=False)
     dest = out or Path(paths[0])
     report = write_report(runs, dest, window=smooth)
     console.print(f"{len(runs)} run folders; tables in {dest}", highlight=False)

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,18 +78,24 @@ def evaluate_cell(run_dir: Path, episodes: int) -> list[float]:
     return [float(x) for x in evaluate(run_dir, episodes=episodes, deterministic=True, seed=EVAL_SEED)]
 
 
-def evaluate_run(run_dir: Path, episodes: int) -> list[float]:
-    """Evaluates a run folder's newest checkpoint once and stores it (``evaluation.json``) for the summary."""
+def evaluate_missing(run_dirs: list[Path], episodes: int) -> Iterator[tuple[Path, list[float]]]:
+    """Evaluates each run folder that has no evaluation of ``episodes`` episodes yet; yields (folder, returns).
+
+    A cell's own end-of-run evaluation counts, and so does a stored one (``evaluation.json``) of the newest
+    checkpoint; folders without a checkpoint are passed over. New results are stored for the summary.
+    """
     from genpo.training.checkpoint import checkpoints_in
     from genpo.workbench.runs import EVALUATION_FILE, stored_evaluation
 
-    done = stored_evaluation(run_dir, episodes)
-    if done is not None:
-        return done
-    returns = evaluate_cell(run_dir, episodes)
-    record = {"checkpoint": checkpoints_in(run_dir)[-1].name, "episodes": episodes, "seed": EVAL_SEED}
-    write_json(Path(run_dir) / EVALUATION_FILE, {**record, "returns": returns})
-    return returns
+    for run_dir in run_dirs:
+        ckpts = checkpoints_in(run_dir)
+        own = (read_cell(run_dir) or {}).get("eval_returns") is not None
+        if own or not ckpts or stored_evaluation(run_dir, episodes) is not None:
+            continue
+        returns = evaluate_cell(run_dir, episodes)
+        record = {"checkpoint": ckpts[-1].name, "episodes": episodes, "seed": EVAL_SEED, "returns": returns}
+        write_json(Path(run_dir) / EVALUATION_FILE, record)
+        yield run_dir, returns
 
 
 def run_cell(spec: dict[str, Any]) -> str:

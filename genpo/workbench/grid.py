@@ -79,10 +79,11 @@ def parse_setting(spec: str) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"--setting {name}: {exc}") from None
     out: dict[str, Any] = {}
     for tok in tokens:
-        key, eq, val = tok.partition("=")
-        if not eq or not key:
-            raise ConfigError(f"--setting {name}: expected field=value, got {tok!r}")
-        out[resolve_field(key)] = parse_value(val)
+        try:
+            dotted, value = config_fields.parse_assignment(tok, RESERVED)
+        except ConfigError as exc:
+            raise ConfigError(f"--setting {name}: {exc}") from None
+        out[dotted] = value
     return name, out
 
 
