@@ -14,11 +14,12 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from genpo.errors import GenpoError
+from genpo.training.files import disk_error
 
 
 def report(exc: GenpoError, console: Console | None = None) -> typer.Exit:
     """Prints ``exc`` as a one-line error and returns the exit to raise."""
-    (console or Console()).print(f"[bold red]{exc.label}:[/] {exc}", highlight=False)
+    (console or Console()).print(f"[bold red]{exc.label}:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -30,6 +31,11 @@ class GenpoGroup(TyperGroup):
             return super().invoke(ctx)
         except GenpoError as exc:
             raise report(exc) from None
+        except OSError as exc:  # a writer genpo does not wrap met a full disk, a quota, a read-only file system
+            err = disk_error(exc, exc.filename or "a file")
+            if err is None:
+                raise
+            raise report(err) from None
         except KeyboardInterrupt:  # outside a training loop (which reports what it saved itself)
             Console().print("interrupted (Ctrl-C)", highlight=False)
             raise typer.Exit(130) from None

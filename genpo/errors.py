@@ -51,3 +51,27 @@ class RunFailed(GenpoError, RuntimeError):
     """A run started and then failed (non-finite loss, an environment that raised, ...)."""
 
     exit_code = 1
+
+
+class DiskError(RunFailed):
+    """The file system failed a write: no space, a quota, a read-only file system, a folder removed mid-run.
+
+    The input was fine, so the exit code is 1. Raised by :func:`genpo.training.files.disk_error` (the one
+    place that reads such failures) with the file and the cause in plain words; a caller that knows more
+    (a training run: the newest intact checkpoint and how to resume it) adds a ``note``.
+
+    Args:
+        path: The file (or folder) that could not be written.
+        cause: Why, in plain words ("no space left on the device").
+        action: What was being done ("write", "create the run folder").
+        note: What is safe and what to do next, appended after the cause.
+    """
+
+    def __init__(self, path: str, cause: str, action: str = "write", note: str = "") -> None:
+        self.path, self.cause, self.action, self.note = str(path), cause, action, note
+        text = f"cannot {action} {self.path!r}: {cause}"
+        super().__init__(f"{text}; {note}" if note else text)
+
+    def with_note(self, note: str) -> DiskError:
+        """The same failure with ``note`` (what is safe, how to go on) in its message."""
+        return DiskError(self.path, self.cause, self.action, note)

@@ -326,6 +326,9 @@ def train(
     Raises:
         ConfigError: Invalid input, before any work or folder.
         RunFolderError: The run folder cannot be created.
+        DiskError: The disk clearly cannot hold two checkpoints (refused before the run folder is made), or
+            the file system failed a write during the run (the message names the newest intact checkpoint
+            and the command that resumes it).
         RunFailed: The run started and failed (e.g. a non-finite loss).
     """
     from genpo.training.distributed import DistInfo, init_distributed, shutdown
@@ -344,12 +347,16 @@ def train(
         cfg.run.device = device
     try:
         try:
-            trainer = Trainer(cfg, checkpoint=run.checkpoint, dist=dist, console=console)
+            trainer = Trainer(
+                cfg, checkpoint=run.checkpoint, dist=dist, console=console, checkpoint_path=run.checkpoint_path
+            )
         except GenpoError:
             raise
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         try:
+            if dist.is_main:  # before any folder: a disk that clearly cannot hold the checkpoints refuses now
+                trainer.check_disk_space(make_run_dir(cfg).parent)
             run_dir = create_run_dir(cfg) if dist.is_main else None
             if run_dir is not None:
                 console.print(f"run folder: {run_dir}", highlight=False)

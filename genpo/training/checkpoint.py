@@ -37,13 +37,43 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
 
     Raises:
         RunFolderError: The folder cannot be created or written (the message names it and says why).
+        DiskError: The file system failed the write (no space, read-only, ...); no partial file is left.
     """
     path = Path(path)
     ensure_folder(path.parent, "run folder")
     remove_orphans(path.parent)
-    with atomic_files([path]) as (tmp,):
-        torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
+    with atomic_files([path]) as (tmp,), open(tmp, "wb") as f:
+        # Through a Python file, so the OSError (ENOSPC, ...) reaches us under torch's zip-writer error.
+        torch.save({"format_version": FORMAT_VERSION, **payload}, f)
     return path
+
+
+# Bytes of a checkpoint besides its tensors: RNG states, configuration, counters, the zip's own records.
+CHECKPOINT_OVERHEAD_BYTES = 64 * 1024
+
+
+def tensor_bytes(tensors: Any) -> int:
+    """Bytes of every tensor in a (nested) dict, list or tuple."""
+    if isinstance(tensors, torch.Tensor):
+        return tensors.numel() * tensors.element_size()
+    if isinstance(tensors, dict):
+        return sum(tensor_bytes(v) for v in tensors.values())
+    if isinstance(tensors, (list, tuple)):
+        return sum(tensor_bytes(v) for v in tensors)
+    return 0
+
+
+def estimate_checkpoint_bytes(module: torch.nn.Module, optimizer: torch.optim.Optimizer, extra: int = 0) -> int:
+    """About the size of one checkpoint of ``module`` trained by ``optimizer``, before any is written.
+
+    The module's state dict, the optimizer's state (for Adam before its first step: the two moments it
+    will hold, each the size of the trainable parameters), ``extra`` bytes (saved observations) and
+    :data:`CHECKPOINT_OVERHEAD_BYTES`.
+    """
+    opt = tensor_bytes(list(optimizer.state.values()))
+    if not optimizer.state and isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)):
+        opt = 2 * sum(p.numel() * p.element_size() for p in module.parameters() if p.requires_grad)
+    return tensor_bytes(module.state_dict()) + opt + extra + CHECKPOINT_OVERHEAD_BYTES
 
 
 def non_finite_tensors(state: dict[str, Any]) -> list[str]:

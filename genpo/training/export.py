@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from genpo.errors import ConfigError
 from genpo.training.actor_critic import ActorCritic
-from genpo.training.files import atomic_files, ensure_folder, exists, remove_orphans
+from genpo.training.files import atomic_files, disk_cause, ensure_folder, exists, remove_orphans
 
 FORMATS = ("torchscript", "onnx")
 
@@ -90,6 +90,8 @@ def _onnx_export(module: nn.Module, args: tuple[Tensor, ...], path: Path) -> Non
     except OSError:
         raise
     except Exception as exc:  # the exporter's own error types
+        if disk_cause(exc, path) is not None:
+            raise  # the file system failed: atomic_files names the file and removes what was written
         raise ExportError(
             f"this policy cannot be exported to ONNX: {_onnx_failure(exc)}; export it with --format torchscript "
             "(which supports every model)"
@@ -113,6 +115,7 @@ def export_policy(ac: ActorCritic, out_dir: str | Path, fmt: str = "torchscript"
     Raises:
         ExportError: The policy has a layer the format cannot express.
         RunFolderError: ``out_dir`` is a file or cannot be created or written.
+        DiskError: The file system failed the write (no space, read-only, ...); neither file is left.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")

@@ -1,14 +1,100 @@
-"""Run output: TensorBoard scalars, a live rich progress bar on terminals, plain lines elsewhere."""
+"""Run output: scalars to sinks (TensorBoard), a live rich progress bar on terminals, plain lines elsewhere.
+
+Scalars go to :class:`ScalarSink` objects. Each sink writes in the calling thread, and :meth:`RunLogger.check`
+makes every sink flush once per iteration: a sink that cannot write (a full disk, a removed run folder, a
+tracker that fails) raises there, as one :class:`~genpo.errors.GenpoError`, so the trainer can save and
+stop at the end of that iteration. No writer runs in a background thread whose failure would print a
+traceback or be noticed only later (TensorBoard's own ``SummaryWriter`` does both).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import itertools
+import os
+import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from genpo.errors import GenpoError, RunFailed
+from genpo.training.files import disk_error
+
+_EVENT_FILE_IDS = itertools.count()
+
+
+class ScalarSink(Protocol):
+    """Somewhere a run's scalars go (TensorBoard; an experiment tracker can be another).
+
+    Attributes:
+        name: What it is, for messages ("TensorBoard").
+        path: The file it writes, if any (named in a disk failure's message).
+    """
+
+    name: str
+    path: Path | None
+
+    def write(self, values: dict[str, float], step: int) -> None:
+        """Takes the scalars of env step ``step`` (may only buffer them)."""
+
+    def flush(self) -> None:
+        """Writes everything taken so far; raises what failed (an ``OSError`` for a file)."""
+
+    def close(self) -> None:
+        """Releases the sink; must not raise."""
+
+
+class TensorBoardSink:
+    """A TensorBoard event file, written in the caller's thread: one append per :meth:`flush`.
+
+    The file is reopened for each append (as TensorBoard's own writer does), so a removed run folder or a
+    full disk shows on the next flush as an ``OSError``; a file removed from under the run is noticed too.
+
+    Args:
+        run_dir: The run folder (must exist).
+    """
+
+    name = "TensorBoard"
+
+    def __init__(self, run_dir: Path) -> None:
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+
+        self._event, self._summary = event_pb2.Event, summary_pb2.Summary
+        stamp = f"{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_EVENT_FILE_IDS)}"
+        self.path: Path | None = Path(run_dir) / f"events.out.tfevents.{stamp}"
+        self._pending = io.BytesIO()
+        self._started = False
+        self._record(self._event(wall_time=time.time(), file_version="brain.Event:2"))
+        self.flush()
+
+    def _record(self, event: Any) -> None:
+        from tensorboard.summary.writer.record_writer import RecordWriter
+
+        RecordWriter(self._pending).write(event.SerializeToString())
+
+    def write(self, values: dict[str, float], step: int) -> None:
+        value = [self._summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()]
+        self._record(self._event(wall_time=time.time(), step=int(step), summary=self._summary(value=value)))
+
+    def flush(self) -> None:
+        assert self.path is not None
+        if self._started:
+            os.stat(self.path)  # removed from under the run (or with its folder): say so, do not start a new file
+        data = self._pending.getvalue()
+        if data or not self._started:
+            with open(self.path, "ab") as f:
+                f.write(data)
+            self._pending = io.BytesIO()
+            self._started = True
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.flush()
 
 
 class RunLogger:
@@ -34,11 +120,9 @@ class RunLogger:
     ) -> None:
         self.enabled = enabled
         self.console = console or Console(stderr=False)
-        self.writer = None
+        self.sinks: list[ScalarSink] = []
         if enabled and run_dir is not None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=10)
+            self.add_sink(lambda: TensorBoardSink(run_dir), "TensorBoard", Path(run_dir) / "events.out.tfevents.*")
         self.total, self.start = total_iterations, start_iteration
         self.print_every = print_every
         self.t0 = self.last_print = time.perf_counter()
@@ -55,11 +139,40 @@ class RunLogger:
             self.task = self.progress.add_task("train", total=total_iterations, it=start_iteration, sps="-", ret="-")
             self.progress.start()
 
+    def add_sink(self, make: Any, name: str, path: Path | None = None) -> None:
+        """Adds the sink ``make()`` returns; a failure to create it raises as :meth:`check` would."""
+        try:
+            self.sinks.append(make())
+        except Exception as exc:
+            raise self._failure(exc, name, path) from None
+
+    @staticmethod
+    def _failure(exc: Exception, name: str, path: Path | None) -> GenpoError:
+        if isinstance(exc, GenpoError):
+            return exc
+        err = disk_error(exc, path) if path is not None else None
+        return err or RunFailed(f"the {name} logger failed: {type(exc).__name__}: {exc}")
+
     def scalars(self, values: dict[str, float], step: int) -> None:
-        """Writes ``{tag: value}`` at env step ``step``."""
-        if self.writer is not None:
-            for tag, val in values.items():
-                self.writer.add_scalar(tag, val, step)
+        """Hands ``{tag: value}`` at env step ``step`` to every sink (failures surface in :meth:`check`)."""
+        for sink in self.sinks:
+            with contextlib.suppress(Exception):  # a sink that cannot take them fails its flush too
+                sink.write(values, step)
+
+    def check(self) -> None:
+        """Flushes every sink; call once per iteration.
+
+        Raises:
+            DiskError: A sink's file could not be written (the file and the cause named).
+            RunFailed: A sink failed otherwise. The failed sink is dropped, so the run can save and stop.
+        """
+        for sink in list(self.sinks):
+            try:
+                sink.flush()
+            except Exception as exc:
+                self.sinks.remove(sink)
+                sink.close()
+                raise self._failure(exc, sink.name, sink.path) from None
 
     def iteration(self, it: int, done: int, sps: float, mean_return: float | None, extra: dict[str, Any]) -> None:
         """Advances the progress display after iteration ``it`` (``done`` iterations of this invocation)."""
@@ -84,8 +197,9 @@ class RunLogger:
             self.console.print(text, highlight=False)
 
     def close(self) -> None:
+        """Stops the progress display and closes the sinks (never raises: call :meth:`check` first)."""
         if self.progress is not None:
             self.progress.stop()
-        if self.writer is not None:
-            self.writer.flush()
-            self.writer.close()
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []

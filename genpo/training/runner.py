@@ -19,12 +19,12 @@ from rich.console import Console
 from torch import Tensor
 
 from genpo.envs import VecEnv, make_env, parse_env_id
-from genpo.errors import GenpoError, RunFailed
+from genpo.errors import DiskError, GenpoError, RunFailed
 from genpo.training.actor_critic import ActorCritic
-from genpo.training.checkpoint import CheckpointError, save_checkpoint
+from genpo.training.checkpoint import CheckpointError, estimate_checkpoint_bytes, load_checkpoint, save_checkpoint
 from genpo.training.config import TrainConfig, build_actor, save_yaml
 from genpo.training.distributed import DistInfo, all_reduce_sum, broadcast_module
-from genpo.training.files import exists
+from genpo.training.files import check_free_space, exists, file_size_limit, format_bytes
 from genpo.training.interrupt import Interrupted, StopSignals, signal_name
 from genpo.training.logger import RunLogger
 from genpo.training.normalizer import RewardNormalizer
@@ -223,6 +223,7 @@ class Trainer:
         dist: This process's rank info.
         console: Where messages go.
         env: An already-built environment (tests); default: ``make_env`` from ``cfg.env``.
+        checkpoint_path: Where ``checkpoint`` was read (named when a failed run tells how to resume).
     """
 
     def __init__(
@@ -232,6 +233,7 @@ class Trainer:
         dist: DistInfo | None = None,
         console: Console | None = None,
         env: VecEnv | None = None,
+        checkpoint_path: Path | None = None,
     ) -> None:
         self.cfg, self.dist = cfg, dist or DistInfo()
         self.console = console or Console()
@@ -263,6 +265,9 @@ class Trainer:
         self._resumed_env_state: dict[str, Any] | None = None
         self.last_checkpoint: Path | None = None
         self.last_checkpoint_iteration: int | None = None
+        self.resumed_from = (
+            (Path(checkpoint_path), int(checkpoint["iteration"])) if checkpoint and checkpoint_path else None
+        )
         self.last_timings: dict[str, list[float]] = {"rollout": [], "update": []}
         if checkpoint is not None:
             self._load(checkpoint)
@@ -327,6 +332,44 @@ class Trainer:
             "env_state": env_state,
             "reward_norm": None if self.reward_norm is None else self.reward_norm.state_dict(),
         }
+
+    def checkpoint_bytes(self) -> int:
+        """About the size of one checkpoint of this run (see :func:`estimate_checkpoint_bytes`)."""
+        e = self.env
+        obs = e.num_envs * (e.observation_dim + (e.critic_observation_dim or e.observation_dim)) * 4
+        estimate = estimate_checkpoint_bytes(self.ac, self.ppo.optimizer, extra=obs)
+        if self.resumed_from is not None and self.resumed_from[0].is_file():  # a real one of this run
+            estimate = max(estimate, self.resumed_from[0].stat().st_size)
+        return estimate
+
+    def planned_saves(self) -> int:
+        """Checkpoints this invocation writes if it runs to the end."""
+        n, every = self.planned_iterations(), self.cfg.run.save_interval
+        return n // every + (1 if n % every else 0)
+
+    def check_disk_space(self, folder: Path) -> None:
+        """Refuses to start when ``folder`` clearly cannot hold this run's checkpoints.
+
+        Clearly: less free space than two checkpoints (one for a run that saves once), or a file-size
+        limit (``ulimit -f``) below one. A run that passes can still fill the disk later; that write fails
+        with a :class:`~genpo.errors.DiskError` naming the newest intact checkpoint.
+
+        Raises:
+            DiskError: Naming the folder, the free space and what the run needs.
+        """
+        one = self.checkpoint_bytes()
+        limit = file_size_limit()
+        if limit is not None and limit < one:
+            raise DiskError(
+                str(folder),
+                f"the file-size limit (ulimit -f) is {format_bytes(limit)} and one checkpoint of this run is about "
+                f"{format_bytes(one)}; raise the limit",
+                action="start writing checkpoints into",
+            )
+        count = min(2, self.planned_saves())
+        size = format_bytes(one)
+        what = f"one checkpoint, about {size}" if count == 1 else f"two checkpoints, about {size} each"
+        check_free_space(folder, count * one, what)
 
     # -- the loop ---------------------------------------------------------------------------------
     def _observe(self, obs: Tensor, extras: dict[str, Any]) -> Tensor:
@@ -417,9 +460,13 @@ class Trainer:
                 steps = self._advance(it)
                 progress.record(rollout, steps, self.global_step, t_rollout, time.perf_counter() - t0)
                 self._log(logger, progress, stats, rollout, done_iters)
+                log_failure = self._check_logs(logger)
                 stopping = stop.requested(self.dist.enabled, self.device)
-                if stopping or done_iters % self.cfg.run.save_interval == 0 or done_iters == n_iter:
+                due = done_iters % self.cfg.run.save_interval == 0 or done_iters == n_iter
+                if log_failure is not None or stopping or due:
                     self._save(run_dir, obs, critic_obs)
+                if log_failure is not None:
+                    raise self._stopped_by(log_failure)
                 if stopping:
                     assert stop.signum is not None
                     raise Interrupted(self._saved_note(f"stopped by {signal_name(stop.signum)}"), stop.signum)
@@ -441,12 +488,71 @@ class Trainer:
             )
         return f"{how} after iteration {self.iteration}: {saved}"
 
+    def newest_intact_checkpoint(self) -> tuple[Path, int] | None:
+        """The newest checkpoint of this run that still loads (written now, or resumed from), and its iteration."""
+        candidates = []
+        if self.last_checkpoint is not None and self.last_checkpoint_iteration is not None:
+            candidates.append((self.last_checkpoint, self.last_checkpoint_iteration))
+        if self.resumed_from is not None:
+            candidates.append(self.resumed_from)
+        for path, it in candidates:
+            try:
+                load_checkpoint(path)
+            except GenpoError:  # removed with its folder, or damaged
+                continue
+            return path, it
+        return None
+
+    def resume_note(self, disk: DiskError | None = None) -> str:
+        """What is safe on disk after a failure and the command that resumes from it.
+
+        Args:
+            disk: The file system's failure, if that is what stopped the run (the note then says how to write
+                elsewhere, or that the removed run folder was re-created for the checkpoint).
+        """
+        found = self.newest_intact_checkpoint()
+        if found is None:
+            written = self.last_checkpoint is not None or self.resumed_from is not None
+            return "no checkpoint of this run is left" if written else "no checkpoint was written by this run"
+        path, it = found
+        if it == self.iteration:
+            where = f"iteration {it} is saved in {path}"
+        else:
+            lost = f"iterations {it + 1}-{self.iteration}" if self.iteration > it + 1 else f"iteration {self.iteration}"
+            where = f"the newest intact checkpoint is {path} (iteration {it}; {lost} will be redone)"
+        removed = disk is not None and "was removed" in disk.cause
+        if removed and it == self.iteration:
+            where += " (the run folder was re-created for it)"
+        hint = " (add --logdir OTHER_FOLDER to write the resumed run elsewhere)" if disk and not removed else ""
+        return f"{where}; resume with: genpo train --checkpoint {path}{hint}"
+
+    def _check_logs(self, logger: RunLogger) -> GenpoError | None:
+        """The failure of a sink that could not write this iteration's logs, if any (rank 0)."""
+        try:
+            logger.check()
+        except GenpoError as exc:
+            return exc
+        return None
+
+    def _stopped_by(self, failure: GenpoError) -> GenpoError:
+        """``failure`` (a logger's), with what was saved and how to resume, to stop the run with."""
+        if isinstance(failure, DiskError):
+            return failure.with_note(f"stopped after iteration {self.iteration}: {self.resume_note(failure)}")
+        return RunFailed(f"{failure}; stopped after iteration {self.iteration}: {self.resume_note()}")
+
     # -- the steps of an iteration ----------------------------------------------------------------
     def _save(self, run_dir: Path | None, obs: Tensor, critic_obs: Tensor) -> None:
-        """Writes ``model_<iteration>.pt`` (rank 0, when there is a run folder)."""
+        """Writes ``model_<iteration>.pt`` (rank 0, when there is a run folder).
+
+        Raises:
+            DiskError: The write failed; the message names the newest intact checkpoint and how to resume.
+        """
         if run_dir is not None and self.dist.is_main:
             path = run_dir / f"model_{self.iteration}.pt"
-            save_checkpoint(self.checkpoint_payload(obs, critic_obs), path)
+            try:
+                save_checkpoint(self.checkpoint_payload(obs, critic_obs), path)
+            except DiskError as exc:
+                raise exc.with_note(f"stopped after iteration {self.iteration}: {self.resume_note(exc)}") from None
             self.last_checkpoint, self.last_checkpoint_iteration = path, self.iteration
 
     def _make_storage(self) -> RolloutStorage:

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from genpo.errors import ConfigError, RunFolderError
 from genpo.training.config import TrainConfig
-from genpo.training.files import ensure_folder
+from genpo.training.files import ensure_folder, write_atomic
 from genpo.workbench.grid import Grid, build_grid
 from genpo.workbench.runner import LAUNCHERS, CellRun, run_cells
 from genpo.workbench.runs import find_runs, read_cell, read_run
@@ -118,10 +118,10 @@ def write_report(run_dirs: list[Path], out: Path, episodes: int | None = None, w
         lengths = {len(r.eval_returns) for r in runs if r.eval_returns}
         episodes = lengths.pop() if len(lengths) == 1 else None
     summaries = group_runs(runs)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out, "report folder")
     write_runs_csv(runs, out / "runs.csv")
     write_summary_csv(summaries, out / "summary.csv")
-    (out / "summary.md").write_text(markdown(summaries, episodes))
+    write_atomic(out / "summary.md", markdown(summaries, episodes))
     figures = return_curves(runs, out / "figures", window=window)
     return {"runs": runs, "summaries": summaries, "figures": figures}
 

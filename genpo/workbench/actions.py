@@ -120,19 +120,21 @@ def row_for(checkpoint: Path, shares: np.ndarray | None) -> ActionRow:
 def write_table(rows: list[ActionRow], out: Path, radius: float) -> str:
     """``actions.csv`` (one row per checkpoint) and ``actions.md`` (per group); returns the markdown."""
     import csv
+    import io
 
+    from genpo.training.files import write_atomic
     from genpo.workbench.stats import mean_std
 
     rows = [r for r in rows if r.shares is not None]
     if not rows:
         return ""
     k = max(len(r.shares) for r in rows)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "actions.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["setting", "seed", *[f"share_{i}" for i in range(k)], "near_any", "modes_held", "checkpoint"])
-        for r in rows:
-            w.writerow([r.group, r.seed, *[f"{s:.4f}" for s in r.shares], f"{r.near_any:.4f}", r.held, r.checkpoint])
+    f = io.StringIO(newline="")
+    w = csv.writer(f)
+    w.writerow(["setting", "seed", *[f"share_{i}" for i in range(k)], "near_any", "modes_held", "checkpoint"])
+    for r in rows:
+        w.writerow([r.group, r.seed, *[f"{s:.4f}" for s in r.shares], f"{r.near_any:.4f}", r.held, r.checkpoint])
+    write_atomic(out / "actions.csv", f.getvalue())
     lines = [
         f"| setting | seeds | modes holding >= {MODE_SHARE:.0%} (per seed) | share within {radius:g} of an optimum "
         "(mean ± std) | largest mode's share (mean ± std) |",
@@ -147,5 +149,5 @@ def write_table(rows: list[ActionRow], out: Path, radius: float) -> str:
             f"| {group} | {len(members)} | {held} | {near[0]:.2f} ± {near[1]:.2f} | {top[0]:.2f} ± {top[1]:.2f} |"
         )
     text = "\n".join(lines) + "\n"
-    (out / "actions.md").write_text(text)
+    write_atomic(out / "actions.md", text)
     return text

@@ -63,7 +63,7 @@ def train_cell(spec: dict[str, Any]) -> int:
         checkpoint=ckpts[-1] if ckpts else None,
         **{"run.total_steps": target - done, "run.max_iterations": None},
     )
-    trainer = Trainer(run.config, checkpoint=run.checkpoint, console=Console())
+    trainer = Trainer(run.config, checkpoint=run.checkpoint, console=Console(), checkpoint_path=run.checkpoint_path)
     try:
         trainer.train(run_dir)
     finally:
@@ -129,6 +129,7 @@ def run_cell(spec: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m genpo.workbench.cell SPEC.json``: exit 0 done, 1 failed, 130 interrupted."""
     args = sys.argv[1:] if argv is None else argv
+    from genpo.errors import GenpoError
     from genpo.training.interrupt import Interrupted
 
     spec = json.loads(Path(args[0]).read_text())
@@ -140,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Interrupted):
         print("interrupted: the cell's checkpoints are kept; rerun the ablation to continue", flush=True)
         return 130
+    except GenpoError as exc:  # a failure genpo explains (a full disk, a failed env): the message, no traceback
+        print(f"error: {exc}", flush=True)
+        return 1
     except Exception as exc:
         import traceback
 

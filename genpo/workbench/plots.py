@@ -47,12 +47,19 @@ def _safe(name: str) -> str:
 
 
 def save(fig, out: Path, stem: str) -> list[Path]:
-    """Writes ``<out>/<stem>.png`` and ``.svg``; returns the paths."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Writes ``<out>/<stem>.png`` and ``.svg`` atomically; returns the paths.
+
+    Raises:
+        DiskError: The file system failed the write (the partial file is removed).
+    """
+    from genpo.training.files import atomic_files, ensure_folder
+
+    ensure_folder(out, "figure folder")
     paths = []
     for ext in FORMATS:
         path = out / f"{stem}.{ext}"
-        fig.savefig(path, dpi=120)
+        with atomic_files([path]) as (tmp,):
+            fig.savefig(tmp, dpi=120, format=ext)
         paths.append(path)
     return paths
 

@@ -10,9 +10,7 @@ newer file's value.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,24 +150,10 @@ def stored_evaluation(run_dir: Path, episodes: int | None = None) -> list[float]
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Writes JSON atomically (a temporary file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Writes JSON atomically (a temporary file in the same folder, then a rename; see ``genpo.training.files``)."""
+    from genpo.training.files import write_atomic
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def curve_of(reader: ScalarReader) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None, int, float]:

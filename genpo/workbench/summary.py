@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from genpo.training.files import write_atomic
 from genpo.workbench.runs import RunRecord
 from genpo.workbench.stats import Interval, mean_std, stratified_bootstrap
 
@@ -84,32 +85,32 @@ RUNS_COLUMNS = ("env", "setting", "seed", "kind", "env_steps", "wall_time", "ret
 def write_runs_csv(runs: list[RunRecord], path: Path) -> None:
     """Tidy returns: one ``train`` row per run and logged iteration with episodes (mean training-episode
     return), one ``eval`` row per run with a final evaluation (mean deterministic return); the varied
-    fields of an ablation are columns between ``setting`` and ``seed``."""
+    fields of an ablation are columns between ``setting`` and ``seed``. Written atomically."""
     varied = sorted({k for r in runs for k in r.varied})
     cols = list(RUNS_COLUMNS)
     cols[2:2] = varied
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(cols)
-        for r in runs:
-            fixed = [r.env, r.group, *[r.varied.get(k, "") for k in varied], r.seed]
-            for s, t, v in zip(r.steps, r.wall, r.returns, strict=True):
-                w.writerow([*fixed, "train", int(s), f"{t:.3f}", f"{v:.6g}", str(r.run_dir)])
-            if r.eval_returns:
-                ev = float(np.mean(r.eval_returns))
-                w.writerow([*fixed, "eval", r.total_steps, f"{r.total_wall:.3f}", f"{ev:.6g}", str(r.run_dir)])
+    f = io.StringIO(newline="")
+    w = csv.writer(f)
+    w.writerow(cols)
+    for r in runs:
+        fixed = [r.env, r.group, *[r.varied.get(k, "") for k in varied], r.seed]
+        for s, t, v in zip(r.steps, r.wall, r.returns, strict=True):
+            w.writerow([*fixed, "train", int(s), f"{t:.3f}", f"{v:.6g}", str(r.run_dir)])
+        if r.eval_returns:
+            ev = float(np.mean(r.eval_returns))
+            w.writerow([*fixed, "eval", r.total_steps, f"{r.total_wall:.3f}", f"{ev:.6g}", str(r.run_dir)])
+    write_atomic(path, f.getvalue())
 
 
 def write_summary_csv(summaries: list[GroupSummary], path: Path) -> None:
+    """One row per setting (see :meth:`GroupSummary.row`), written atomically; empty without runs."""
     rows = [s.row() for s in summaries]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        if not rows:
-            return
+    f = io.StringIO(newline="")
+    if rows:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    write_atomic(path, f.getvalue())
 
 
 def _fmt(x: float) -> str:
