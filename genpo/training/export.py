@@ -139,7 +139,9 @@ def export_policy(ac: ActorCritic, out_dir: str | Path, fmt: str = "torchscript"
                     warnings.simplefilter("ignore")
                     module(*args)  # fills the static caches (flow time embeddings): tracing then folds them in
                     if fmt == "torchscript":
-                        torch.jit.trace(module, args, check_trace=False).save(str(tmp))
+                        traced = torch.jit.trace(module, args, check_trace=False)
+                        with open(tmp, "wb") as f:  # a Python file: a failed write raises its OSError
+                            torch.jit.save(traced, f)  # (given a path, torch aborts the process on EFBIG)
                     else:
                         _onnx_export(module, args, tmp)
     except BaseException:

@@ -159,7 +159,7 @@ def _probe(path: Path, written: Path | None) -> str | None:
     limit = file_size_limit()
     if limit is not None and written is not None:
         with contextlib.suppress(OSError):
-            if written.stat().st_size >= limit - 65536:
+            if written.stat().st_size >= limit - min(65536, limit // 16):  # it stopped at the limit
                 return f"the file would exceed the file-size limit (ulimit -f) of {format_bytes(limit)}"
     return None
 

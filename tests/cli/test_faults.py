@@ -7,6 +7,7 @@ a refused command must leave every file as it was (nothing written, nothing lost
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Callable
@@ -180,7 +181,65 @@ def _broken_isaaclab(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
     mp.setattr(builtins, "__import__", imp)
 
 
+def _writer_fails(code: int, where: str = "torch.save") -> Callable[[Path, Path, pytest.MonkeyPatch], None]:
+    """A setup whose writer (``torch.save``, ``torch.jit.save`` or ``torch.onnx.export``) raises ``OSError(code)``."""
+
+    def setup(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+        def fail(*a: object, **k: object) -> None:
+            raise OSError(code, os.strerror(code))
+
+        module, name = where.rsplit(".", 1)
+        mp.setattr({"torch": torch, "torch.jit": torch.jit, "torch.onnx": torch.onnx}[module], name, fail)
+
+    return setup
+
+
+def _text_writer_fails(name: str, code: int) -> Callable[[Path, Path, pytest.MonkeyPatch], None]:
+    """A setup under which writing the text file ``name`` writes half of it, then raises ``OSError(code)``."""
+
+    def setup(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+        real = Path.write_text
+
+        def write_text(self: Path, data: str, *a: object, **k: object) -> int:
+            if self.name.startswith(f".{name}."):  # the temporary file of an atomic write
+                real(self, data[: len(data) // 2], *a, **k)
+                raise OSError(code, os.strerror(code), str(self))
+            return real(self, data, *a, **k)
+
+        mp.setattr(Path, "write_text", write_text)
+
+    return setup
+
+
+def _no_room(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    import genpo.training.files as files
+
+    mp.setattr(files, "free_bytes", lambda folder: 1000)
+
+
+def _read_only_fs(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    import genpo.training.files as files
+
+    mp.setattr(files, "read_only", lambda folder: True)
+
+
+def _tensorboard_fails(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    from genpo.training.logger import TensorBoardSink
+
+    def flush(self: TensorBoardSink) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+
+    mp.setattr(TensorBoardSink, "flush", flush)
+
+
+def _ablate_report_fails(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    (case / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    _text_writer_fails("runs.csv", errno.EDQUOT)(case, ckpt, mp)
+
+
 PM = ("--env", "builtin:PointMass", "--num-envs", "2", "--max-iterations", "1")
+ABLATE_TINY = ("ablate", "--env", "builtin:PointMass", "--seeds", "1", "--total-steps", "8", "--num-envs", "2")
+ABLATE_TINY += ("--config", "{case}/tiny.yaml", "--episodes", "1", "--jobs", "1", "--out", "{case}/abl")
 
 FAULTS = [
     # checkpoints
@@ -290,6 +349,68 @@ FAULTS = [
         "is a file, not a folder",
         _file_in_the_way,
     ),
+    # the file system fails (injected; tests/training/test_disk_faults.py causes them for real): exit 1, the file
+    # and the cause named, in training the newest intact checkpoint and the command that resumes it
+    Fault(
+        "train-disk-full",
+        ("train", *PM, "--logdir", "{case}/logs"),
+        1,
+        "model_1.pt': no space left on the device; stopped after iteration 1: no checkpoint was written by this run",
+        _writer_fails(errno.ENOSPC),
+    ),
+    Fault(
+        "train-read-only-fs",
+        ("train", "--checkpoint", "{ckpt}", "--logdir", "{case}/logs"),
+        1,
+        "model_2.pt': the file system is read-only; stopped after iteration 2: the newest intact checkpoint is",
+        _writer_fails(errno.EROFS),
+    ),
+    Fault(
+        "train-quota",
+        ("train", *PM, "--logdir", "{case}/logs"),
+        1,
+        "the disk quota is exceeded",
+        _writer_fails(errno.EDQUOT),
+    ),
+    Fault(
+        "train-tensorboard-disk-full",
+        ("train", *PM, "--logdir", "{case}/logs"),
+        1,
+        "events.out.tfevents.*': no space left on the device",
+        _tensorboard_fails,
+    ),
+    Fault(
+        "train-no-room", ("train", *PM, "--logdir", "{case}/logs"), 1, "only 1.0 kB free on its file system", _no_room
+    ),
+    Fault(
+        "train-logdir-read-only",
+        ("train", *PM, "--logdir", "{case}/logs"),
+        1,
+        "file system is read-only",
+        _read_only_fs,
+    ),
+    Fault(
+        "export-disk-full",
+        ("export", "--checkpoint", "{ckpt}", "-o", "{case}/out"),
+        1,
+        "out/policy.pt': no space left on the device",
+        _writer_fails(errno.ENOSPC, "torch.jit.save"),
+    ),
+    Fault(
+        "export-onnx-read-only-fs",
+        ("export", "--checkpoint", "{ckpt}", "-o", "{case}/out", "--format", "onnx"),
+        1,
+        "out/policy.onnx': the file system is read-only",
+        _writer_fails(errno.EROFS, "torch.onnx.export"),
+    ),
+    Fault(
+        "plot-disk-full",
+        ("plot", "{run}", "--out", "{case}/report"),
+        1,
+        "report/runs.csv': no space left on the device",
+        _text_writer_fails("runs.csv", errno.ENOSPC),
+    ),
+    Fault("ablate-report-quota", ABLATE_TINY, 1, "abl/runs.csv': the disk quota is exceeded", _ablate_report_fails),
     # environments
     Fault(
         "bench-env-discrete",
@@ -343,7 +464,14 @@ if not torch.cuda.is_available():  # on a CUDA machine these commands are valid
         Fault("play-device-cuda", ("play", "--checkpoint", "{ckpt}", "--device", "cuda:1"), 2, "device is 'cuda:1'"),
     ]
 # Runs that fail after starting may write their run folder (logs of what happened), nothing else.
-MAY_WRITE = {"env-step-raises": "logs"}
+MAY_WRITE = {
+    "env-step-raises": "logs",
+    **{
+        name: "logs" for name in ("train-disk-full", "train-read-only-fs", "train-quota", "train-tensorboard-disk-full")
+    },
+    "plot-disk-full": "report",
+    "ablate-report-quota": "abl",
+}
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
