@@ -183,13 +183,14 @@ def disk_cause(exc: BaseException, path: str | Path, written: str | Path | None 
         if isinstance(e, OSError):
             if e.errno in DISK_CAUSES:
                 return DISK_CAUSES[e.errno]
-            if e.errno == errno.ENOENT:
+            ours = e.filename is None or str(e.filename) in (str(path), str(written))
+            if e.errno == errno.ENOENT and ours:  # not, say, a missing program the writer runs
                 gone = removed_folder(path)
                 if gone is not None:
                     return f"the folder {str(gone)!r} was removed while genpo was writing into it"
-                if not exists(path) and not exists(written or path):
+                if written is None and e.filename is not None and not exists(path):
                     return "the file was removed while genpo was writing it"
-            io_failure = io_failure or e.errno in (errno.ENOENT, errno.EBADF, None)
+            io_failure = io_failure or (ours and e.errno in (errno.ENOENT, errno.EBADF, None))
         elif isinstance(e, RuntimeError) and _WRITE_FAILED_RE.search(str(e)):
             io_failure = True
     return _probe(path, Path(written) if written is not None else None) if io_failure else None
