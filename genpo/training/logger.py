@@ -121,6 +121,7 @@ class RunLogger:
         self.enabled = enabled
         self.console = console or Console(stderr=False)
         self.sinks: list[ScalarSink] = []
+        self._write_failures: dict[int, Exception] = {}  # id(sink) -> what its write raised
         if enabled and run_dir is not None:
             self.add_sink(lambda: TensorBoardSink(run_dir), "TensorBoard", Path(run_dir) / "events.out.tfevents.*")
         self.total, self.start = total_iterations, start_iteration
@@ -156,8 +157,12 @@ class RunLogger:
     def scalars(self, values: dict[str, float], step: int) -> None:
         """Hands ``{tag: value}`` at env step ``step`` to every sink (failures surface in :meth:`check`)."""
         for sink in self.sinks:
-            with contextlib.suppress(Exception):  # a sink that cannot take them fails its flush too
+            if id(sink) in self._write_failures:
+                continue
+            try:
                 sink.write(values, step)
+            except Exception as exc:
+                self._write_failures[id(sink)] = exc
 
     def check(self) -> None:
         """Flushes every sink; call once per iteration.
@@ -168,6 +173,8 @@ class RunLogger:
         """
         for sink in list(self.sinks):
             try:
+                if id(sink) in self._write_failures:
+                    raise self._write_failures.pop(id(sink))
                 sink.flush()
             except Exception as exc:
                 self.sinks.remove(sink)

@@ -301,6 +301,21 @@ def test_a_tracker_that_fails_stops_the_run_with_its_name() -> None:
     logger.check()  # the failed sink is dropped: the run can save and stop
     logger.close()
 
+    class Refuses(Tracker):
+        name = "refusing-tracker"
+
+        def write(self, values: dict[str, float], step: int) -> None:
+            raise ValueError("tag too long")
+
+        def flush(self) -> None:
+            pass
+
+    logger = RunLogger(None, 1)
+    logger.add_sink(Refuses, "refusing-tracker")
+    logger.scalars({"a": 1.0}, 1)  # a write that fails is reported by the iteration's check, not lost
+    with pytest.raises(RunFailed, match="the refusing-tracker logger failed: ValueError: tag too long"):
+        logger.check()
+
 
 # -- pre-flight ---------------------------------------------------------------------------------------
 def test_too_little_free_space_for_real_is_refused_before_the_run(tmp_path: Path, checkpoint_size: int) -> None:
