@@ -22,7 +22,9 @@ NET = {"hidden": [16, 16], "critic_hidden": [16]}
 FAST = {"epochs": 4, "batch_size": 64, "eval_episodes": 2, "eval_samples": 200}
 
 
-def write_multigoal_demos(path: Path, episodes: int = 40, seed: int = 0, env_id: str | None = "builtin:MultiGoal") -> Path:
+def write_multigoal_demos(
+    path: Path, episodes: int = 40, seed: int = 0, env_id: str | None = "builtin:MultiGoal"
+) -> Path:
     """MultiGoal demonstrations as a plain .npz: each episode moves onto one of the 4 goals and stays."""
     rng = np.random.default_rng(seed)
     angles = np.arange(4) * np.pi / 2
@@ -150,5 +152,5 @@ def test_an_ablation_setting_can_start_from_a_checkpoint(pretrained) -> None:
     (cfg,) = grid.configs(base).values()
     assert cfg.run.init == str(pretrained.checkpoint.resolve())
     grid, _ = build_grid([f"bad=init={pretrained.run_dir} hidden=[8]"], [], [1], base)
-    with pytest.raises(ConfigError, match="cell bad.*policy.hidden"):
+    with pytest.raises(ConfigError, match=r"cell bad.*policy\.hidden"):
         grid.configs(base)
