@@ -44,7 +44,8 @@ def test_pretrain_then_fine_tune_play_and_export(tmp_path: Path) -> None:
     assert yaml.safe_load((run / "params" / "config.yaml").read_text())["run"]["seed"] == 4
 
     code, out = invoke(
-        "train", "--init", str(run), "--integrator", "euler", "--likelihood", "cfm", "--num-envs", "2", "--max-iterations", "2",
+        "train", "--init", str(run), "--integrator", "euler", "--likelihood", "cfm", "--num-envs", "2",
+        "--max-iterations", "2",
         "--set", "algo.steps_per_env=4", "--set", "algo.critic_warmup_iterations=1", "--logdir", logs,
         "--run-name", "ft",
     )  # fmt: skip
