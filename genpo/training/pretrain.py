@@ -221,10 +221,15 @@ def measure(
 
     gen = torch.Generator().manual_seed(seed)
     policy = ac.policy
+
+    def draw(o: Tensor) -> Tensor:  # sampled actions without the log-densities (what sample() adds)
+        noise = torch.randn(o.shape[0], policy.latent_dim, generator=gen, dtype=o.dtype)
+        return policy.to_action(policy.generate_only(o, noise.to(o.device)))
+
     out: dict[str, Any] = {}
     with policy.static_parameters():
         if obs.shape[0]:
-            act = policy.sample(ac.obs_norm(obs), generator=gen)[0]
+            act = draw(ac.obs_norm(obs))
             demo = actions
             if low is not None and high is not None:
                 act, demo = act.clamp(low, high), demo.clamp(low, high)
@@ -232,7 +237,7 @@ def measure(
         if modes is not None:
             start, optima = modes
             o = ac.obs_norm(start.expand(MODE_SAMPLES, -1).contiguous())
-            act = policy.sample(o, generator=gen)[0]
+            act = draw(o)
             if low is not None and high is not None:
                 act = act.clamp(low, high)
             shares = mode_shares(act.numpy(), optima.numpy(), MODE_RADIUS)
