@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -23,6 +24,12 @@ def plot(
         "--evaluate",
         help="Also evaluate runs without an end-of-run evaluation: N deterministic episodes of the newest "
         "checkpoint, as genpo play (stored in the run folder as evaluation.json).",
+    ),
+    baseline: list[str] = typer.Option(
+        [],
+        "--baseline",
+        help="LABEL=RETURN: a dashed reference line on the return figures (e.g. the pretrained policy's own "
+        "return); repeatable.",
     ),
     checkpoint: list[str] = typer.Option(
         [], "--checkpoint", "--load", help="plot actions: checkpoint file or run folder (repeatable)."
@@ -49,10 +56,22 @@ def plot(
     console = Console()
     paths = list(paths or [])
     if paths[:1] == ["actions"]:
+        if baseline:
+            raise ConfigError("--baseline belongs to the return figures, not to 'genpo plot actions'")
         _plot_actions(console, paths[1:], checkpoint, obs, out, samples, radius, seed)
         return
     if checkpoint or obs is not None:
         raise ConfigError("--checkpoint and --obs belong to 'genpo plot actions'")
+    lines = {}
+    for text in baseline:
+        label, _, value = text.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not label or not math.isfinite(number):
+            raise ConfigError(f"--baseline expects LABEL=RETURN (a finite number), got {text!r}")
+        lines[label] = number
     if not paths:
         raise ConfigError("name run folders (or an ablation's folder), or use 'genpo plot actions'")
     if smooth < 1:
@@ -74,7 +93,7 @@ def plot(
         for run_dir, returns in evaluate_missing(runs, evaluate):
             console.print(f"{run_dir.name}: evaluation {sum(returns) / len(returns):.2f}", highlight=False)
     dest = out or Path(paths[0])
-    report = write_report(runs, dest, window=smooth)
+    report = write_report(runs, dest, window=smooth, baselines=lines)
     console.print(f"{len(runs)} run folders; tables in {dest}", highlight=False)
     console.print((dest / "summary.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     for path in report["figures"]:

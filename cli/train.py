@@ -47,6 +47,7 @@ OPTION_FIELDS: dict[str, tuple[str, str]] = {
     "run_name": ("run", "run_name"),
     "logdir": ("run", "logdir"),
     "plugin": ("run", "plugins"),
+    "init": ("run", "init"),
 }
 
 # Config field -> the option that sets it, named in a message about that field.
@@ -146,6 +147,7 @@ def train(
         help="Resume from a checkpoint file, a run folder, or 'latest'.",
         rich_help_panel=RESUME_PANEL,
     ),
+    init: str | None = field_option("init", "--init", panel=RESUME_PANEL),
     distributed: bool = typer.Option(
         False,
         "--distributed",
@@ -170,6 +172,8 @@ def train(
     [bold]genpo train --model gaussian --env Ant-v5 --total-steps 1000000[/]
 
     [bold]genpo train --checkpoint latest --max-iterations 100[/]  (resume)
+
+    [bold]genpo train --init logs/genpo/MultiGoal/<pretrain run> --integrator euler --likelihood cfm[/]  (fine-tune)
     """
     from genpo.training import api
 
@@ -199,6 +203,7 @@ def train(
         run_name=run_name,
         logdir=logdir,
         plugin=plugin or None,
+        init=init,
     )
     if resume and checkpoint is not None:
         raise ConfigError("use either --resume or --checkpoint, not both")

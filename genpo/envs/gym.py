@@ -242,6 +242,7 @@ class GymVecEnv(VecEnv):
 
         self.env_id = f"gym:{task}"
         self.task = task
+        self.gym_spec = spec  # the Gymnasium EnvSpec of one sub-environment (what a Minari dataset records)
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.max_episode_length = None if spec is None else spec.max_episode_steps

@@ -7,9 +7,16 @@ from torch import Tensor
 
 from genpo.inversion.base import Integrator, VelocityField, std_normal_log_prob
 from genpo.inversion.cfm import CFMRatio
+from genpo.inversion.doubled import join_halves
 from genpo.inversion.likelihood import LikelihoodEstimator
 from genpo.models.policy import Policy
 from genpo.models.velocity import VelocityNet
+from genpo.objectives.compression import compression_loss
+from genpo.objectives.imitation import flow_matching_loss
+
+DOUBLED_DEFAULT = "flow-matching"
+"""The default imitation objective of doubled-latent flows (edict, reversible-*): chosen by the measurement in
+docs/finetune.md."""
 
 
 class FlowPolicy(Policy):
@@ -64,6 +71,39 @@ class FlowPolicy(Policy):
 
     def extra_repr(self) -> str:
         return f"integrator={self.integrator.describe()}, likelihood={self.estimator.name}"
+
+    # -- imitation --------------------------------------------------------------------------------
+    def imitation_objectives(self) -> tuple[str, ...]:
+        """``flow-matching`` (conditional flow matching on the velocity network) for every flow; where the
+        policy has a density whose latent is the action or its doubled copy, also ``likelihood`` (exact
+        maximum likelihood of the latent at ``a``, or at ``(a, a)`` plus the compression term for doubled
+        latents) and ``flow-matching+likelihood`` (their sum). The default is listed first."""
+        if not (self.is_density and (self.doubled_latent or self.latent_dim == self.action_dim)):
+            return ("flow-matching",)
+        objectives = ["flow-matching", "likelihood", "flow-matching+likelihood"]
+        if self.doubled_latent:
+            objectives.remove(DOUBLED_DEFAULT)
+            objectives.insert(0, DOUBLED_DEFAULT)
+        return tuple(objectives)
+
+    def imitation_loss(
+        self, obs: Tensor, actions: Tensor, objective: str | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Flow matching trains the velocity network every integrator of this policy shares (the same network
+        fine-tunes with edict, the reversible solvers, gaussian-chain, euler/pf-ode and cfm); ``likelihood``
+        maximizes the exact log-density of the latent of the demonstrated action (see
+        :meth:`imitation_objectives`)."""
+        terms = self.check_objective(objective).split("+")
+        loss = obs.new_zeros(())
+        if "flow-matching" in terms:
+            loss = loss + flow_matching_loss(self.velocity, obs, actions, generator).mean()
+        if "likelihood" in terms:
+            latent = join_halves(actions, actions) if self.doubled_latent else actions
+            loss = loss - self.log_prob(obs, latent).mean()
+            if self.doubled_latent:  # pull generated halves together, as GenPO's RL objective does
+                noise = torch.randn(obs.shape[0], self.latent_dim, generator=generator, dtype=obs.dtype)
+                loss = loss + compression_loss(self.generate_only(obs, noise.to(obs.device)))
+        return loss
 
 
 class CFMFlowPolicy(FlowPolicy):

@@ -135,3 +135,48 @@ class Policy(nn.Module, ABC):
     def forward(self, obs: Tensor) -> Tensor:
         """Same as :meth:`deterministic_action` (what export traces)."""
         return self.deterministic_action(obs)
+
+    # -- imitation (genpo pretrain) ---------------------------------------------------------------
+    def imitation_objectives(self) -> tuple[str, ...]:
+        """The imitation objectives this family offers, its default first (``genpo pretrain --objective``).
+
+        The base class offers ``likelihood``: maximum likelihood of the demonstrated action read as the
+        latent, which is right for every family whose latent is the action (Gaussian, normalizing flows).
+        A family whose latent is not the action overrides this and :meth:`imitation_loss`.
+        """
+        return ("likelihood",)
+
+    def check_objective(self, objective: str | None) -> str:
+        """``objective``, or the family's default for None; ``ValueError`` names the allowed ones."""
+        allowed = self.imitation_objectives()
+        if objective is None:
+            return allowed[0]
+        if objective not in allowed:
+            raise ValueError(
+                f"imitation objective {objective!r} does not apply to this policy ({type(self).__name__}); "
+                f"choose one of: {', '.join(allowed)}"
+            )
+        return objective
+
+    def imitation_loss(
+        self, obs: Tensor, actions: Tensor, objective: str | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Batch-mean loss of imitating demonstrated ``actions [B, action_dim]`` at (normalized) ``obs``.
+
+        The one extension point of ``genpo pretrain``: it calls this and nothing family-specific. Here:
+        ``likelihood``, the negative log-density of the latent at the demonstrated action (the latent is
+        the pre-clip action: a demonstration inside the action box is a point of that density).
+
+        Args:
+            obs: Observations ``[B, obs_dim]``, normalized as the policy sees them.
+            actions: Demonstrated actions ``[B, action_dim]``.
+            objective: One of :meth:`imitation_objectives` (None: the default).
+            generator: Random stream for objectives that draw noise.
+        """
+        self.check_objective(objective)
+        if self.latent_dim != self.action_dim:
+            raise ValueError(
+                f"{type(self).__name__} has a {self.latent_dim}-wide latent for {self.action_dim}-wide actions: "
+                "maximum likelihood of the action needs the family's own imitation_loss"
+            )
+        return -self.log_prob(obs, actions).mean()

@@ -29,6 +29,7 @@ from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import load_checkpoint, resolve_checkpoint
 from genpo.training.config import DEFAULT_ENV, MAX_NUM_ENVS, SECTIONS, TrainConfig, check_device, check_seed, load_yaml
 from genpo.training.files import describe_os_error, ensure_folder
+from genpo.training.init import check_init, init_layer
 from genpo.training.runner import Trainer, TrainResult, env_folder_name, make_run_dir
 
 ConfigSource = TrainConfig | dict[str, Any] | str | Path | None
@@ -156,8 +157,12 @@ def resolve_config(
     *,
     preset: str | None = None,
     checkpoint_config: dict[str, Any] | None = None,
+    init_layer: dict[str, Any] | None = None,
 ) -> TrainConfig:
     """Defaults < preset < checkpoint configuration < ``config`` < ``overrides`` (not validated here).
+
+    A run started from pretrained weights (``run.init``) reads the init checkpoint's task and actor network
+    (``init_layer``, see :func:`genpo.training.init.init_layer`) where the preset would be.
 
     Args:
         config: A YAML path, a nested dict or a :class:`TrainConfig`.
@@ -197,6 +202,8 @@ def resolve_config(
             if not task:
                 raise ConfigError(f"preset {preset!r} needs env.id (e.g. isaaclab:Isaac-Ant)")
             cfg = TrainConfig.from_dict(preset_overrides(task, preset), cfg)
+        if init_layer is not None:
+            cfg = TrainConfig.from_dict(init_layer, cfg)
         if checkpoint_config is not None:
             cfg = TrainConfig.from_dict(checkpoint_config, cfg)
             check_architecture_kept({"the configuration": file_data, "the overrides": over}, checkpoint_config)
@@ -268,11 +275,35 @@ def prepare(
         if resume or checkpoint is not None:
             path = find_resume_checkpoint(checkpoint or "latest", config, overrides, resume)
             ckpt = load_checkpoint(path)
-        cfg = resolve_config(config, overrides, preset=preset, checkpoint_config=ckpt["config"] if ckpt else None)
+        init = find_init_checkpoint(config, overrides)
+        if ckpt is not None and init is not None:
+            started = (ckpt["config"].get("run") or {}).get("init")
+            if started is None or Path(started) != init[0]:
+                raise ConfigError(
+                    f"run.init ({init[0]}) starts a new run from pretrained weights, but this command resumes "
+                    f"{str(path)!r}{'' if started is None else f' (started from {started})'}: use one",
+                    field="run.init",
+                )
+            init = None  # a resumed run continues from its own checkpoint
+        cfg = resolve_config(
+            config,
+            overrides,
+            preset=preset,
+            checkpoint_config=ckpt["config"] if ckpt else None,
+            init_layer=None if init is None else init_layer(init[1]["config"]),
+        )
         if ckpt is not None:  # what the checkpoint names is data: import only what the user names too
+            if ckpt.get("pretrain") is not None:
+                raise ConfigError(
+                    f"{str(path)!r} is a genpo pretrain checkpoint: start a run from it with --init (run.init), "
+                    "not --checkpoint (that resumes a training run)"
+                )
             named = set(imports_of(config_layer(config))) | set(imports_of(nest_overrides(overrides)))
             check_checkpoint_imports(cfg.to_dict(), named, repr(str(path)))
         cfg.validate()
+        if init is not None:
+            check_init(cfg, init[1], init[0])
+            cfg.run.init = str(init[0])  # the run records the file it started from
     except GenpoError:
         raise
     except ValueError as exc:  # validators below the API raise plain ValueError
@@ -280,6 +311,22 @@ def prepare(
     # A logdir that is a file or not writable fails now, before an environment is built.
     ensure_folder(make_run_dir(cfg).parent, "run folder under run.logdir", create=False)
     return PreparedRun(cfg, ckpt, path)
+
+
+def find_init_checkpoint(config: ConfigSource, overrides: dict[str, Any]) -> tuple[Path, dict[str, Any]] | None:
+    """The checkpoint ``run.init`` names (in ``config`` or ``overrides``), loaded, with its absolute path; or None.
+
+    Raises:
+        ConfigError: A missing or unreadable checkpoint.
+    """
+    file_data, over = config_layer(config), nest_overrides(overrides)
+    pre = TrainConfig.from_dict(over, TrainConfig.from_dict(file_data))
+    if pre.run.init is None:
+        return None
+    if not isinstance(pre.run.init, str) or not pre.run.init.strip():
+        raise ConfigError(f"run.init must be a checkpoint file or run folder, got {pre.run.init!r}", field="run.init")
+    path = locate_checkpoint(pre.run.init, pre.run.logdir).resolve()
+    return path, load_checkpoint(path)
 
 
 def create_run_dir(cfg: TrainConfig) -> Path:

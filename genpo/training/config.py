@@ -106,6 +106,9 @@ class AlgoConfig:
     """Gradient-norm clip (> 0)."""
     normalize_advantage: bool = True
     """Normalize advantages per minibatch."""
+    critic_warmup_iterations: int = 0
+    """Iterations at the start of a run that train the critic only, the actor frozen (DPPO's critic warm-up for
+    a run started from pretrained weights with ``run.init``); >= 0."""
     normalize_reward: bool = False
     """Scale rewards by the running std of the discounted return, clipped to [-10, 10] (CleanRL's
     ``NormalizeReward``); its statistics are saved with the run and restored on resume."""
@@ -136,6 +139,10 @@ class RunConfig:
 
     One is the safe default on small CPUs: with another busy process on the cores, two OpenMP threads
     made the update 7x slower here (docs/benchmarks.md)."""
+    init: str | None = None
+    """Start from the actor (and observation normalizer) of this checkpoint file or run folder (``genpo pretrain``'s
+    or ``genpo train``'s; ``--init``) with a fresh critic and optimizer; the velocity network must fit (integrator,
+    steps and estimator may differ)."""
     plugins: list[str] = field(default_factory=list)
     """Modules to import before anything is built (``--plugin``): their import registers parts by name.
 
@@ -453,3 +460,10 @@ def validate(cfg: TrainConfig) -> None:
         val = getattr(r, name)
         _check(_is_int(val) and val >= 1, f"run.{name}", val, "an integer >= 1")
     _check(_int_in(r.threads, 0, 1024), "run.threads", r.threads, "an integer in [0, 1024]")
+    _check(
+        _int_in(a.critic_warmup_iterations, 0, MAX_ITERATIONS),
+        "algo.critic_warmup_iterations",
+        a.critic_warmup_iterations,
+        f"an integer in [0, {MAX_ITERATIONS}]",
+    )
+    _check(r.init is None or (isinstance(r.init, str) and r.init.strip() != ""), "run.init", r.init, "a path or null")

@@ -72,13 +72,17 @@ class PPO:
         together with the KL the adaptive schedule needs before the step.
         """
         cfg, ac, policy = self.cfg, self.ac, self.ac.policy
+        # Critic warm-up: the actor is out of the loss (its parameters get no gradient, so Adam leaves them
+        # bit-identical) and the learning rate does not adapt to a KL that is zero by construction.
+        frozen = iteration <= cfg.critic_warmup_iterations
         sums: dict[str, Tensor] = {}
         n = 0
         checks = (self.score_name + " in the update", "loss", "gradient")
         for _ in range(cfg.num_epochs):
             for mb in storage.minibatches(cfg.num_minibatches):
                 # A log-prob for densities; minus the CFM loss for FPO's surrogate (policy.is_density False).
-                new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
+                with torch.set_grad_enabled(not frozen):
+                    new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
                 adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
                 # Per-draw scores (cfm with per_sample, FPO++) get one ratio each, all with the sample's advantage.
                 adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
@@ -86,13 +90,13 @@ class PPO:
                 pg_loss, info = surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
                 values = ac.value(mb["critic_obs"])
                 v_loss = value_loss(values, mb["values"], mb["returns"], cfg.clip_param if cfg.value_clip else None)
-                loss = pg_loss + cfg.value_coef * v_loss
+                loss = cfg.value_coef * v_loss if frozen else pg_loss + cfg.value_coef * v_loss
                 entropy = None
                 if policy.is_density:  # a surrogate score is no log-density: no entropy estimate from it
                     entropy = entropy_estimate(new_log_prob)
-                    loss = loss - cfg.entropy_coef * entropy
+                    loss = loss if frozen else loss - cfg.entropy_coef * entropy
                 comp = torch.zeros((), device=loss.device)
-                if self.compress:
+                if self.compress and not frozen:
                     noise = torch.randn_like(mb["latents"])
                     comp = compression_loss(policy.generate_only(mb["obs"], noise))
                     loss = loss + cfg.compress_coef * comp
@@ -112,7 +116,7 @@ class PPO:
                         raise NonFiniteError(
                             f"non-finite {what} at iteration {iteration}; stopping (the last checkpoint is intact)"
                         )
-                if self.lr_rule is not None:
+                if self.lr_rule is not None and not frozen:
                     self.set_learning_rate(self.lr_rule(self.learning_rate, host[3]))
                 self.optimizer.step()
 

@@ -271,6 +271,11 @@ class Trainer:
         self.last_timings: dict[str, list[float]] = {"rollout": [], "update": []}
         if checkpoint is not None:
             self._load(checkpoint)
+        elif cfg.run.init is not None:  # a new run from pretrained weights: actor and normalizer only
+            from genpo.training.checkpoint import load_checkpoint
+            from genpo.training.init import apply_init
+
+            apply_init(self.ac, load_checkpoint(cfg.run.init, map_location=self.device), cfg.run.init)
         broadcast_module(self.ac)  # every rank starts from rank 0's parameters
 
     # -- checkpoints ------------------------------------------------------------------------------

@@ -109,8 +109,15 @@ def plan(
     return AblationPlan(grid, cells, out, notes)
 
 
-def write_report(run_dirs: list[Path], out: Path, episodes: int | None = None, window: int = 5) -> dict[str, Any]:
-    """``runs.csv``, ``summary.csv``, ``summary.md`` and the figures of these run folders, into ``out``."""
+def write_report(
+    run_dirs: list[Path],
+    out: Path,
+    episodes: int | None = None,
+    window: int = 5,
+    baselines: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """``runs.csv``, ``summary.csv``, ``summary.md`` and the figures of these run folders, into ``out``
+    (``baselines``: horizontal reference lines of the return figures, ``label -> return``)."""
     from genpo.workbench.plots import return_curves
 
     runs = [read_run(d) for d in run_dirs]
@@ -122,7 +129,7 @@ def write_report(run_dirs: list[Path], out: Path, episodes: int | None = None, w
     write_runs_csv(runs, out / "runs.csv")
     write_summary_csv(summaries, out / "summary.csv")
     write_atomic(out / "summary.md", markdown(summaries, episodes))
-    figures = return_curves(runs, out / "figures", window=window)
+    figures = return_curves(runs, out / "figures", window=window, baselines=baselines)
     return {"runs": runs, "summaries": summaries, "figures": figures}
 
 

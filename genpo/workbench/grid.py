@@ -140,11 +140,18 @@ class Grid:
 
     def configs(self, base: TrainConfig) -> dict[str, TrainConfig]:
         """Cell name -> resolved, validated configuration (``ConfigError`` names the cell and the fault)."""
+        from genpo.training.api import find_init_checkpoint
+        from genpo.training.init import check_init
+
         out = {}
         for cell in self.cells:
             try:
                 cfg = TrainConfig.from_dict(nested(cell.overrides), base)
                 cfg.validate()
+                init = find_init_checkpoint(cfg, {})
+                if init is not None:  # a fine-tuning cell: its pretrained actor must fit, before anything runs
+                    check_init(cfg, init[1], init[0])
+                    cfg.run.init = str(init[0])  # absolute: cells do not depend on the driver's folder
             except ValueError as exc:
                 raise ConfigError(f"cell {cell.name}: {exc}") from None
             out[cell.name] = cfg

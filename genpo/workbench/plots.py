@@ -64,11 +64,14 @@ def save(fig, out: Path, stem: str) -> list[Path]:
     return paths
 
 
-def return_curves(runs: list[RunRecord], out: Path, window: int = 5) -> list[Path]:
+def return_curves(
+    runs: list[RunRecord], out: Path, window: int = 5, baselines: dict[str, float] | None = None
+) -> list[Path]:
     """One figure per env: return vs env steps (left) and vs training wall-clock (right).
 
     One line per setting: the mean across seeds of each seed's curve (a trailing moving average over
-    ``window`` logged iterations), and a band from the lowest to the highest seed.
+    ``window`` logged iterations), and a band from the lowest to the highest seed. ``baselines`` are drawn as
+    dashed horizontal lines (``label -> return``: e.g. the pretrained policy a fine-tuning run starts from).
     """
     plt = _pyplot()
     written: list[Path] = []
@@ -84,6 +87,9 @@ def return_curves(runs: list[RunRecord], out: Path, window: int = 5) -> list[Pat
                 x, mean, low, high = seed_band(xs, ys)
                 (line,) = ax.plot(x, mean, label=f"{group} ({len(seeds)} seeds)")
                 ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        for i, (label, value) in enumerate((baselines or {}).items()):
+            for ax in axes:
+                ax.axhline(value, color=f"C{(i + 7) % 10}", linestyle="--", linewidth=1, label=label)
         axes[0].set_xlabel("env steps")
         axes[1].set_xlabel("training wall-clock (s)")
         axes[0].set_ylabel("training episode return")

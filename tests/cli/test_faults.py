@@ -458,6 +458,78 @@ FAULTS = [
         _broken_isaaclab,
     ),
 ]
+
+
+# pretraining (genpo pretrain) and runs started from pretrained weights (--init, run.init)
+def _pretrain_ckpt(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _tamper(ckpt, lambda data: data.update(pretrain={"dataset": "x"}))
+
+
+def _demos(case: Path, ckpt: Path, mp: pytest.MonkeyPatch, env_id: str | None = "builtin:MultiGoal") -> None:
+    """A tiny MultiGoal demonstration file: 4 episodes of 5 steps."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    extra = {} if env_id is None else {"env_id": np.array(env_id)}
+    trunc = np.tile([False] * 4 + [True], 4)
+    obs, act = rng.uniform(-1, 1, (20, 3)).astype(np.float32), rng.uniform(-1, 1, (20, 2)).astype(np.float32)
+    np.savez(case / "mg.npz", observations=obs, actions=act, truncations=trunc, **extra)
+
+
+def _bare_demos(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _demos(case, ckpt, mp, env_id=None)
+
+
+PRE = ("pretrain", "--dataset", "{case}/mg.npz", "--epochs", "1", "--eval-episodes", "0", "--logdir", "{case}/logs")
+FAULTS += [
+    Fault(
+        "init-on-another-env",
+        ("train", "--init", "{ckpt}", "--env", "builtin:MultiGoal", "--logdir", "{case}/logs"),
+        2,
+        "an init must come from the same task",
+    ),
+    Fault(
+        "init-another-network",
+        ("train", "--init", "{run}", "--set", "hidden=[32]", "--logdir", "{case}/logs"),
+        2,
+        "this run sets policy.hidden=[32] but the checkpoint's actor has [16]",
+    ),
+    Fault(
+        "init-another-model",
+        ("train", "--init", "{ckpt}", "--model", "gaussian", "--logdir", "{case}/logs"),
+        2,
+        "this run sets policy.model='gaussian' but the checkpoint's actor has 'flow'",
+    ),
+    Fault("init-missing", ("train", "--init", "{case}/none.pt", "--logdir", "{case}/logs"), 2, "does not exist"),
+    Fault("init-nan-weights", ("train", "--init", "{ckpt}", "--logdir", "{case}/logs"), 2, "non-finite", _nan),
+    Fault(
+        "init-and-resume",
+        ("train", "--checkpoint", "{ckpt}", "--init", "{ckpt}", "--logdir", "{case}/logs"),
+        2,
+        "starts a new run from pretrained weights, but this command resumes",
+    ),
+    Fault(
+        "resume-a-pretrain-checkpoint",
+        ("train", "--checkpoint", "{ckpt}", "--logdir", "{case}/logs"),
+        2,
+        "is a genpo pretrain checkpoint: start a run from it with --init",
+        _pretrain_ckpt,
+    ),
+    Fault("pretrain-unknown-objective", (*PRE, "--objective", "imitate"), 2, "choose one of: flow-matching", _demos),
+    Fault(
+        "pretrain-objective-of-another-family",
+        (*PRE, "--model", "gaussian", "--objective", "flow-matching"),
+        2,
+        "choose one of: likelihood",
+        _demos,
+    ),
+    Fault("pretrain-no-env", PRE, 2, "records no environment: name it with --env", _bare_demos),
+    Fault("pretrain-env-disagrees", (*PRE, "--env", "builtin:PointMass"), 2, "was recorded on", _demos),
+    Fault("pretrain-dims", (*PRE, "--env", "builtin:PointMass"), 2, "has obs/action dims 3/2", _bare_demos),
+    Fault("pretrain-epochs-0", (*PRE, "--epochs", "0"), 2, "pretrain.epochs must be an integer", _demos),
+    Fault("pretrain-set-unknown", (*PRE, "--set", "pretrain.epoch=3"), 2, "unknown pretrain field(s) epoch", _demos),
+    Fault("pretrain-missing-dataset", ("pretrain", "--dataset", "{case}/none.npz"), 2, "none.npz"),
+]
 if not torch.cuda.is_available():  # on a CUDA machine these commands are valid
     FAULTS += [
         Fault("train-device-cuda", ("train", *PM, "--device", "cuda"), 2, "CUDA"),

@@ -59,6 +59,10 @@ def test_plot_groups_plain_train_runs_by_run_name(tmp_path, one_thread):
     assert again.exit_code == 0 and ": evaluation " not in again.output  # nothing evaluated twice
     assert [p.stat().st_mtime_ns for p in stored] == stamps
 
+    # --baseline: a dashed reference line (the pretrained policy's return a fine-tuning run starts from)
+    done = CliRunner().invoke(app, [*args[:4], "--baseline", "pretrained (deterministic)=1.5"])
+    assert done.exit_code == 0, done.output
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -69,6 +73,9 @@ def test_plot_groups_plain_train_runs_by_run_name(tmp_path, one_thread):
         (["actions", "/nonexistent/folder"], "does not exist"),
         (["actions", "--checkpoint", "/nonexistent.pt"], "does not exist"),
         (["some/dir", "--checkpoint", "x"], "belong to 'genpo plot actions'"),
+        (["some/dir", "--baseline", "pre=abc"], "LABEL=RETURN"),
+        (["some/dir", "--baseline", "=3"], "LABEL=RETURN"),
+        (["actions", "--baseline", "pre=3"], "not to 'genpo plot actions'"),
     ],
 )
 def test_plot_bad_input_exits_2(args, message):

@@ -72,3 +72,20 @@ def test_ratio_is_one_on_the_first_minibatch(case: Case, monkeypatch: pytest.Mon
     log_ratio = first_minibatch_log_ratio(policy, monkeypatch)
     assert log_ratio.shape == (T * ENVS // 2, *policy.score_shape)
     assert log_ratio.abs().max().item() <= ratio_tolerance(case), log_ratio
+
+
+@pytest.mark.parametrize("case", ratio_params())
+def test_ratio_is_one_for_a_policy_fine_tuned_from_imitation(case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    """genpo pretrain's objective (each family's default) moves the parameters first; the ratio still starts at 1."""
+    policy = case.build(obs_dim=OBS, action_dim=ACT, dtype=F32)
+    opt = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(5):
+        obs, act = torch.randn(32, OBS, generator=gen), torch.rand(32, ACT, generator=gen) * 2 - 1
+        loss = policy.imitation_loss(obs, act, generator=gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    policy.validate_inputs = False
+    log_ratio = first_minibatch_log_ratio(policy, monkeypatch)
+    assert log_ratio.abs().max().item() <= ratio_tolerance(case), log_ratio
