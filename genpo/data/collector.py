@@ -141,6 +141,9 @@ def collect(
     options = dict(env_options or {})
     ckpt_text = str(checkpoint)
     if ckpt_text.startswith(SCRIPTED):
+        from genpo.plugins import import_plugins
+
+        import_plugins(plugins)
         name = ckpt_text[len(SCRIPTED) :]
         factory = DEMONSTRATORS.get(name)
         if stochastic:
