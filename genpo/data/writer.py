@@ -68,7 +68,7 @@ class DatasetTarget:
 
 
 def _is_path(out: str) -> bool:
-    return out.startswith(("/", ".", "~")) or (os.sep in out and Path(out).is_absolute())
+    return out.startswith(("/", ".", "~"))
 
 
 def resolve_target(out: str | Path) -> DatasetTarget:
