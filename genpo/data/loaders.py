@@ -180,6 +180,10 @@ def _read_hdf5(path: Path, source: str) -> tuple[dict[str, np.ndarray], dict[str
     attrs: dict[str, Any] = {}
     try:
         with h5py.File(path, "r") as f:
+            if "episode_0" in f and "observations" not in f:
+                raise ConfigError(
+                    f"dataset {source!r} is a Minari data file; give its dataset folder ({path.parent.parent}) or id"
+                )
             for key, item in f.items():
                 if isinstance(item, h5py.Dataset):
                     arrays[key] = item[()]
@@ -187,6 +191,8 @@ def _read_hdf5(path: Path, source: str) -> tuple[dict[str, np.ndarray], dict[str
                 if key in f.attrs:
                     value = f.attrs[key]
                     attrs[key] = value.decode() if isinstance(value, bytes) else str(value)
+    except ConfigError:
+        raise
     except PermissionError:
         raise ConfigError(f"cannot read dataset {source!r}: permission denied for this user") from None
     except (OSError, ValueError, KeyError) as exc:
