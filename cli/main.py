@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 import genpo
-from genpo.cli import ablate, export, listing, play, plot, pretrain, train  # noqa: F401  (registers the commands)
+from genpo.cli import (  # noqa: F401  (registers the commands)
+    ablate,
+    collect,
+    dataset,
+    export,
+    listing,
+    play,
+    plot,
+    pretrain,
+    train,
+)
 from genpo.cli.app import app
 from genpo.cli.bench import bench_app
 

@@ -188,6 +188,12 @@ def test_minari_arrays_match_minaris_own_reading(_store: Path) -> None:
     assert torch.allclose(d.rewards.double(), torch.from_numpy(np.concatenate([e.rewards for e in episodes])))
 
 
+def test_a_minari_data_file_points_to_its_folder(_store: Path) -> None:
+    _minari_dataset(_store, "test/pend-v0", [3, 2])
+    with pytest.raises(ConfigError, match="is a Minari data file; give its dataset folder"):
+        load_demonstrations(_store / "test" / "pend-v0" / "data" / "main_data.hdf5")
+
+
 def test_a_damaged_minari_dataset_is_refused(_store: Path) -> None:
     _minari_dataset(_store, "test/pend-v0", [3, 2])
     data = _store / "test" / "pend-v0" / "data" / "main_data.hdf5"
