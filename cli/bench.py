@@ -162,18 +162,22 @@ def train(
         "gaussian,flow",
         "--model",
         help="Comma-separated models (flow = edict K=5) or zoo variants: edict, reversible-heun, reversible-rk, "
-        "gaussian-chain, gaussian-chain-learned, cfm.",
+        "gaussian-chain, gaussian-chain-learned, cfm; NAME:FIELD=VALUE[:FIELD=VALUE] sets configuration fields "
+        "for that one (edict:compress_fraction=0.25).",
     ),
     num_envs: int = typer.Option(16, "--num-envs", min=1, help="Parallel environments."),
     iterations: int = typer.Option(5, "--iterations", min=1, help="Timed iterations (after one warm-up)."),
     option: list[str] = typer.Option([], "--option", help="Backend option key=value."),
+    device: str = typer.Option("cpu", "--device", help="Device of the trainer and environments (cpu, cuda, cuda:N)."),
 ) -> None:
     """Env-steps/s over whole training iterations (rollout + update), every model in the same trainer."""
     from rich.table import Table
 
     from genpo.benchmarks import train as bench
 
-    rows = bench.run(tuple(_strs(envs)), tuple(_strs(models)), num_envs, iterations, options=_options(option))
+    rows = bench.run(
+        tuple(_strs(envs)), tuple(_strs(models)), num_envs, iterations, options=_options(option), device=device
+    )
     table = Table(title=f"training throughput, {num_envs} envs, {iterations} iterations after 1 warm-up")
     for col in ("env", "model", "env-steps/s", "rollout s/it", "update s/it", "vs first model"):
         table.add_column(col)
