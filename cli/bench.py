@@ -195,6 +195,27 @@ def train(
     Console().print(table)
 
 
+@bench_app.command("profile")
+def profile(
+    env_id: str = typer.Option("gym:HalfCheetah-v5", "--env", help="Env id."),
+    models: str = typer.Option(
+        "edict", "--model", help="Comma-separated models, as genpo bench train reads them (edict:compress_fraction=1)."
+    ),
+    num_envs: int = typer.Option(16, "--num-envs", min=1, help="Parallel environments."),
+    iterations: int = typer.Option(3, "--iterations", min=1, help="Profiled iterations (after one warm-up)."),
+    option: list[str] = typer.Option([], "--option", help="Backend option key=value."),
+    device: str = typer.Option("cpu", "--device", help="Device of the trainer and environments (cpu, cuda, cuda:N)."),
+) -> None:
+    """Seconds per training iteration of each phase: rollout (sampling, critic, env), update (log-prob pass,
+    compression, critic, optimizer)."""
+    from genpo.benchmarks import profile as bench
+
+    console = Console()
+    for model in _strs(models):
+        result = bench.run(env_id, model, num_envs, iterations, options=_options(option), device=device)
+        console.print(bench.format_markdown(result), highlight=False)
+
+
 @bench_app.command("curves")
 def curves(
     envs: str = typer.Option("gym:HalfCheetah-v5,gym:Hopper-v5,gym:Ant-v5", "--env", help="Comma-separated ids."),

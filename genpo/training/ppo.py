@@ -88,28 +88,30 @@ class PPO:
         checks = (self.score_name + " in the update", "loss", "gradient")
         for _ in range(cfg.num_epochs):
             for mb in storage.minibatches(cfg.num_minibatches):
-                # A log-prob for densities; minus the CFM loss for FPO's surrogate (policy.is_density False).
-                new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
-                adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
-                # Per-draw scores (cfm with per_sample, FPO++) get one ratio each, all with the sample's advantage.
-                adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
-                surrogate = asymmetric_surrogate if cfg.trust_region == "aspo" else clipped_surrogate
-                pg_loss, info = surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
-                values = ac.value(mb["critic_obs"])
-                v_loss = value_loss(values, mb["values"], mb["returns"], cfg.clip_param if cfg.value_clip else None)
-                loss = pg_loss + cfg.value_coef * v_loss
-                entropy = None
-                if policy.is_density:  # a surrogate score is no log-density: no entropy estimate from it
-                    entropy = entropy_estimate(new_log_prob)
-                    loss = loss - cfg.entropy_coef * entropy
-                comp = torch.zeros((), device=loss.device)
-                if self.compress:
-                    # The minibatch is a random draw from the rollout (the run's torch RNG), so its first rows are a
-                    # uniform random subset: an unbiased estimate of the full term; fraction 1 is the whole minibatch.
-                    rows = compress_rows(mb["obs"].shape[0], cfg.compress_fraction)
-                    noise = torch.randn_like(mb["latents"][:rows])
-                    comp = compression_loss(policy.generate_only(mb["obs"][:rows], noise))
-                    loss = loss + cfg.compress_coef * comp
+                # The log-prob and compression passes share the time embeddings (one copy, gradients summed).
+                with policy.shared_terms():
+                    # A log-prob for densities; minus the CFM loss for FPO's surrogate (policy.is_density False).
+                    new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
+                    adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
+                    # Per-draw scores (cfm with per_sample, FPO++) get one ratio each, all with the sample's advantage.
+                    adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
+                    surrogate = asymmetric_surrogate if cfg.trust_region == "aspo" else clipped_surrogate
+                    pg_loss, info = surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
+                    values = ac.value(mb["critic_obs"])
+                    v_loss = value_loss(values, mb["values"], mb["returns"], cfg.clip_param if cfg.value_clip else None)
+                    loss = pg_loss + cfg.value_coef * v_loss
+                    entropy = None
+                    if policy.is_density:  # a surrogate score is no log-density: no entropy estimate from it
+                        entropy = entropy_estimate(new_log_prob)
+                        loss = loss - cfg.entropy_coef * entropy
+                    comp = torch.zeros((), device=loss.device)
+                    if self.compress:
+                        # The minibatch is a random draw from the rollout (the run's torch RNG), so its first rows
+                        # are a uniform random subset: an unbiased estimate of the full term; fraction 1: all of it.
+                        rows = compress_rows(mb["obs"].shape[0], cfg.compress_fraction)
+                        noise = torch.randn_like(mb["latents"][:rows])
+                        comp = compression_loss(policy.generate_only(mb["obs"][:rows], noise))
+                        loss = loss + cfg.compress_coef * comp
                 kl = all_reduce_mean(sample_kl(mb["log_probs"], new_log_prob.detach()))
 
                 self.optimizer.zero_grad(set_to_none=True)

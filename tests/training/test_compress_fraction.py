@@ -7,11 +7,14 @@ resumed run continues the same stream.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
 import genpo.training.ppo as ppo_module
 from genpo.errors import ConfigError
+from genpo.models.policy import Policy
 from genpo.training.checkpoint import load_checkpoint
 from genpo.training.config import AlgoConfig, TrainConfig
 from genpo.training.ppo import compress_rows
@@ -27,6 +30,12 @@ SMALL = {
 # parameter_checksum of the SMALL edict run after 3 iterations, computed at ea3a408 (before the field existed,
 # when every minibatch's compression loss ran on all of it), torch 2.13 CPU. A change here changes fixed-seed runs.
 TODAY_3_ITERATIONS = "ecd876029eeb17bc"
+
+
+@pytest.fixture
+def unshared(monkeypatch):
+    """The update as before issue 15: every pass computes its own time embeddings (no shared terms)."""
+    monkeypatch.setattr(Policy, "shared_terms", lambda self: contextlib.nullcontext())
 
 
 def small_cfg(**sections) -> TrainConfig:
@@ -48,10 +57,21 @@ def test_default_fraction_is_the_whole_minibatch():
     assert AlgoConfig().compress_fraction == 1.0
 
 
-def test_fraction_one_reproduces_the_updates_from_before_the_field(tmp_path):
+def test_fraction_one_reproduces_the_updates_from_before_the_field(tmp_path, unshared):
     for name, algo in (("default", {}), ("explicit", {"compress_fraction": 1.0})):
         trainer = trained(tmp_path, name, algo=algo, run={"max_iterations": 3})
         assert trainer.parameter_checksum() == TODAY_3_ITERATIONS, name
+
+
+def test_shared_time_terms_match_the_unshared_update_to_float32_rounding(tmp_path, monkeypatch):
+    # The shared terms sum the two passes' gradients before the time embedding's backward (not bit for bit).
+    # A fixed learning rate: the adaptive rule's thresholds can turn a rounding difference into another step size.
+    sections = {"algo": {"schedule": "fixed"}, "run": {"max_iterations": 3}}
+    shared = trained(tmp_path, "shared", **sections)
+    monkeypatch.setattr(Policy, "shared_terms", lambda self: contextlib.nullcontext())
+    unshared = trained(tmp_path, "unshared", **sections)
+    for (name, a), b in zip(shared.ac.state_dict().items(), unshared.ac.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_fraction_changes_the_update_and_repeats_with_the_seed(tmp_path):
