@@ -205,6 +205,12 @@ def profile(
     iterations: int = typer.Option(3, "--iterations", min=1, help="Profiled iterations (after one warm-up)."),
     option: list[str] = typer.Option([], "--option", help="Backend option key=value."),
     device: str = typer.Option("cpu", "--device", help="Device of the trainer and environments (cpu, cuda, cuda:N)."),
+    shared: bool = typer.Option(
+        True,
+        "--shared/--unshared",
+        help="Time the log-prob and compression passes sharing the time embeddings, as the update does "
+        "(--unshared: each computes its own, as before issue 15).",
+    ),
 ) -> None:
     """Seconds per training iteration of each phase: rollout (sampling, critic, env), update (log-prob pass,
     compression, critic, optimizer)."""
@@ -212,7 +218,7 @@ def profile(
 
     console = Console()
     for model in _strs(models):
-        result = bench.run(env_id, model, num_envs, iterations, options=_options(option), device=device)
+        result = bench.run(env_id, model, num_envs, iterations, options=_options(option), device=device, shared=shared)
         console.print(bench.format_markdown(result), highlight=False)
 
 

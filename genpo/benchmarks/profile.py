@@ -16,7 +16,7 @@ import io
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,10 +65,13 @@ def _timed(fn: Callable[..., Any], sink: list[float], when: Callable[[], bool] =
     return wrapper
 
 
-def profile_update(trainer: Trainer, storage: RolloutStorage, sums: dict[str, float]) -> None:
+def profile_update(trainer: Trainer, storage: RolloutStorage, sums: dict[str, float], shared: bool = True) -> None:
     """Times the update's phases on a copy of the actor-critic (the run's own parameters are untouched).
 
-    The minibatches are drawn with a private generator, so the run's random stream is not shifted.
+    The minibatches are drawn with a private generator, so the run's random stream is not shifted. With
+    ``shared`` the log-prob and compression passes share the time embeddings as the update does (the
+    compression phase then adds its gradient through them); without, each pass computes its own (the update
+    before issue 15).
     """
     cfg = trainer.cfg.algo
     ac = copy.deepcopy(trainer.ac)
@@ -89,17 +92,19 @@ def profile_update(trainer: Trainer, storage: RolloutStorage, sums: dict[str, fl
     for _ in range(cfg.num_epochs):
         for mb in storage.minibatches(cfg.num_minibatches, generator=gen):
             opt.zero_grad(set_to_none=True)
-            with clock(UPDATE_PHASES[0]):
-                new = policy.log_weight(mb["obs"], mb["latents"])
-                adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
-                adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
-                clipped_surrogate(new, mb["log_probs"], adv, cfg.clip_param)[0].backward()
-            if compress:
-                with clock(UPDATE_PHASES[1]):
-                    rows = compress_rows(mb["obs"].shape[0], cfg.compress_fraction)
-                    noise = torch.randn(rows, mb["latents"].shape[1], generator=gen).to(mb["latents"])
-                    comp = compression_loss(policy.generate_only(mb["obs"][:rows], noise))
-                    (cfg.compress_coef * comp).backward()
+            with policy.shared_terms() if shared else nullcontext():
+                with clock(UPDATE_PHASES[0]):
+                    new = policy.log_weight(mb["obs"], mb["latents"])
+                    adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
+                    adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
+                    loss = clipped_surrogate(new, mb["log_probs"], adv, cfg.clip_param)[0]
+                    loss.backward(retain_graph=shared and compress)
+                if compress:
+                    with clock(UPDATE_PHASES[1]):
+                        rows = compress_rows(mb["obs"].shape[0], cfg.compress_fraction)
+                        noise = torch.randn(rows, mb["latents"].shape[1], generator=gen).to(mb["latents"])
+                        comp = compression_loss(policy.generate_only(mb["obs"][:rows], noise))
+                        (cfg.compress_coef * comp).backward()
             with clock(UPDATE_PHASES[2]):
                 values = ac.value(mb["critic_obs"])
                 clip = cfg.clip_param if cfg.value_clip else None
@@ -117,6 +122,7 @@ def run(
     seed: int = 0,
     options: dict | None = None,
     device: str = "cpu",
+    shared: bool = True,
 ) -> Profile:
     """Profiles ``iterations`` training iterations after one warm-up; ``model`` as ``genpo bench train`` reads it."""
     sections = model_sections(model)
@@ -139,7 +145,7 @@ def run(
         def update(storage: RolloutStorage, iteration: int) -> dict[str, float]:
             in_update[0] = True
             try:
-                profile_update(trainer, storage, sums)
+                profile_update(trainer, storage, sums, shared)
                 return real_update(storage, iteration)
             finally:
                 in_update[0] = False
