@@ -179,18 +179,30 @@ def train(
         tuple(_strs(envs)), tuple(_strs(models)), num_envs, iterations, options=_options(option), device=device
     )
     table = Table(title=f"training throughput, {num_envs} envs, {iterations} iterations after 1 warm-up")
-    for col in ("env", "model", "env-steps/s", "rollout s/it", "update s/it", "vs first model"):
+    cols = (
+        "env",
+        "model",
+        "env-steps/s",
+        "rollout s/it",
+        "update s/it",
+        "vs first model",
+        "env-steps/CPU-s",
+        "vs first (CPU)",
+    )
+    for col in cols:
         table.add_column(col)
-    first = {}
+    first: dict[str, tuple[float, float]] = {}
     for r in rows:
-        first.setdefault(r.env, r.steps_per_s)
+        first.setdefault(r.env, (r.steps_per_s, r.steps_per_cpu_s))
         table.add_row(
             r.env,
             r.model,
             f"{r.steps_per_s:,.0f}",
             f"{r.rollout_s:.2f}",
             f"{r.update_s:.2f}",
-            f"{r.steps_per_s / first[r.env]:.2f}",
+            f"{r.steps_per_s / first[r.env][0]:.2f}",
+            f"{r.steps_per_cpu_s:,.0f}",
+            f"{r.steps_per_cpu_s / first[r.env][1]:.2f}",
         )
     Console().print(table)
 

@@ -1,4 +1,4 @@
-"""``genpo bench profile``: where one training iteration's time goes, phase by phase.
+"""``genpo bench profile``: where one training iteration's CPU time goes, phase by phase.
 
 The rollout is timed in the trainer itself, with the policy's sampling and the critic's value timed inside
 it (the rest is the environment and the bookkeeping). The update's phases are timed on a copy of the
@@ -42,7 +42,7 @@ UPDATE_PHASES = (
 
 @dataclass
 class Profile:
-    """Seconds per iteration of each phase, and of the whole rollout and update as the trainer ran them."""
+    """CPU seconds per iteration of each phase, and of the whole rollout and update as the trainer ran them."""
 
     env: str
     model: str
@@ -53,13 +53,18 @@ class Profile:
     update_s: float = 0.0
 
 
+CLOCK = time.process_time
+"""Every phase is timed in this process's CPU seconds: on a shared machine wall-clock time also counts the other
+processes' turns on the cores."""
+
+
 def _timed(fn: Callable[..., Any], sink: list[float], when: Callable[[], bool] = lambda: True) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not when():
             return fn(*args, **kwargs)
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         out = fn(*args, **kwargs)
-        sink.append(time.perf_counter() - t0)
+        sink.append(CLOCK() - t0)
         return out
 
     return wrapper
@@ -85,9 +90,9 @@ def profile_update(trainer: Trainer, storage: RolloutStorage, sums: dict[str, fl
 
     @contextmanager
     def clock(name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         yield
-        sums[name] += time.perf_counter() - t0
+        sums[name] += CLOCK() - t0
 
     for _ in range(cfg.num_epochs):
         for mb in storage.minibatches(cfg.num_minibatches, generator=gen):
@@ -140,13 +145,25 @@ def run(
         policy, ac = trainer.ac.policy, trainer.ac
         real_update = trainer.ppo.update
 
+        real_rollout = trainer._rollout
         in_update = [False]
+        totals = {"rollout": 0.0, "update": 0.0}
+
+        def rollout(*args: Any) -> Any:
+            c0 = CLOCK()
+            try:
+                return real_rollout(*args)
+            finally:
+                totals["rollout"] += CLOCK() - c0
 
         def update(storage: RolloutStorage, iteration: int) -> dict[str, float]:
             in_update[0] = True
             try:
                 profile_update(trainer, storage, sums, shared)
-                return real_update(storage, iteration)
+                c0 = CLOCK()
+                out = real_update(storage, iteration)
+                totals["update"] += CLOCK() - c0
+                return out
             finally:
                 in_update[0] = False
 
@@ -154,17 +171,14 @@ def run(
         policy.sample = _timed(policy.sample, sample_t)  # type: ignore[method-assign]
         ac.value = _timed(ac.value, value_t, lambda: not in_update[0])  # type: ignore[method-assign]
         trainer.ppo.update = update  # type: ignore[method-assign]
+        trainer._rollout = rollout  # type: ignore[method-assign]
         try:
             cfg.run.max_iterations = iterations
             trainer.train(None)
         finally:
-            del policy.sample, ac.value, trainer.ppo.update
-        rollout = sum(trainer.last_timings["rollout"])
-        # The trainer's update time includes the profiled replica; the real update's own time is the rest.
-        update_total = sum(trainer.last_timings["update"])
-        profiled = sum(sums.values())
-        out.rollout_s = rollout / iterations
-        out.update_s = (update_total - profiled) / iterations
+            del policy.sample, ac.value, trainer.ppo.update, trainer._rollout
+        out.rollout_s = totals["rollout"] / iterations
+        out.update_s = totals["update"] / iterations
         out.phases[ROLLOUT_PHASES[0]] = sum(sample_t) / iterations
         out.phases[ROLLOUT_PHASES[1]] = sum(value_t) / iterations
         out.phases[ROLLOUT_PHASES[2]] = out.rollout_s - out.phases[ROLLOUT_PHASES[0]] - out.phases[ROLLOUT_PHASES[1]]
@@ -181,9 +195,9 @@ def format_markdown(p: Profile) -> str:
     total = p.rollout_s + p.update_s
     lines = [
         f"{p.env}, {p.model}, {p.num_envs} envs, {p.iterations} iterations after 1 warm-up: "
-        f"rollout {p.rollout_s:.3f} s/it, update {p.update_s:.3f} s/it",
+        f"rollout {p.rollout_s:.3f} CPU-s/it, update {p.update_s:.3f} CPU-s/it (as the trainer ran them)",
         "",
-        "| phase | s/it | share of the iteration |",
+        "| phase | CPU-s/it | share of the iteration |",
         "|---|---|---|",
     ]
     for name, sec in p.phases.items():

@@ -24,6 +24,9 @@ class TrainRow:
     steps_per_s: float
     rollout_s: float
     update_s: float
+    steps_per_cpu_s: float = 0.0
+    """Env steps per second of this process's CPU time (user + system, all its threads): on a shared machine
+    this follows the work done, where wall-clock rates follow the other processes' load too."""
 
 
 ZOO: dict[str, dict] = {
@@ -107,9 +110,9 @@ def run(
         try:
             trainer.train(None)
             cfg.run.max_iterations = iterations
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = trainer.train(None)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         finally:
             trainer.env.close()
         rollout = sum(h for h in trainer.last_timings["rollout"])
@@ -123,6 +126,7 @@ def run(
                 result.env_steps / wall,
                 rollout / iterations,
                 update / iterations,
+                result.env_steps / cpu,
             )
         )
     return rows
