@@ -162,33 +162,76 @@ def train(
         "gaussian,flow",
         "--model",
         help="Comma-separated models (flow = edict K=5) or zoo variants: edict, reversible-heun, reversible-rk, "
-        "gaussian-chain, gaussian-chain-learned, cfm.",
+        "gaussian-chain, gaussian-chain-learned, cfm; NAME:FIELD=VALUE[:FIELD=VALUE] sets configuration fields "
+        "for that one (edict:compress_fraction=0.25).",
     ),
     num_envs: int = typer.Option(16, "--num-envs", min=1, help="Parallel environments."),
     iterations: int = typer.Option(5, "--iterations", min=1, help="Timed iterations (after one warm-up)."),
     option: list[str] = typer.Option([], "--option", help="Backend option key=value."),
+    device: str = typer.Option("cpu", "--device", help="Device of the trainer and environments (cpu, cuda, cuda:N)."),
 ) -> None:
     """Env-steps/s over whole training iterations (rollout + update), every model in the same trainer."""
     from rich.table import Table
 
     from genpo.benchmarks import train as bench
 
-    rows = bench.run(tuple(_strs(envs)), tuple(_strs(models)), num_envs, iterations, options=_options(option))
+    rows = bench.run(
+        tuple(_strs(envs)), tuple(_strs(models)), num_envs, iterations, options=_options(option), device=device
+    )
     table = Table(title=f"training throughput, {num_envs} envs, {iterations} iterations after 1 warm-up")
-    for col in ("env", "model", "env-steps/s", "rollout s/it", "update s/it", "vs first model"):
+    cols = (
+        "env",
+        "model",
+        "env-steps/s",
+        "rollout s/it",
+        "update s/it",
+        "vs first model",
+        "env-steps/CPU-s",
+        "vs first (CPU)",
+    )
+    for col in cols:
         table.add_column(col)
-    first = {}
+    first: dict[str, tuple[float, float]] = {}
     for r in rows:
-        first.setdefault(r.env, r.steps_per_s)
+        first.setdefault(r.env, (r.steps_per_s, r.steps_per_cpu_s))
         table.add_row(
             r.env,
             r.model,
             f"{r.steps_per_s:,.0f}",
             f"{r.rollout_s:.2f}",
             f"{r.update_s:.2f}",
-            f"{r.steps_per_s / first[r.env]:.2f}",
+            f"{r.steps_per_s / first[r.env][0]:.2f}",
+            f"{r.steps_per_cpu_s:,.0f}",
+            f"{r.steps_per_cpu_s / first[r.env][1]:.2f}",
         )
     Console().print(table)
+
+
+@bench_app.command("profile")
+def profile(
+    env_id: str = typer.Option("gym:HalfCheetah-v5", "--env", help="Env id."),
+    models: str = typer.Option(
+        "edict", "--model", help="Comma-separated models, as genpo bench train reads them (edict:compress_fraction=1)."
+    ),
+    num_envs: int = typer.Option(16, "--num-envs", min=1, help="Parallel environments."),
+    iterations: int = typer.Option(3, "--iterations", min=1, help="Profiled iterations (after one warm-up)."),
+    option: list[str] = typer.Option([], "--option", help="Backend option key=value."),
+    device: str = typer.Option("cpu", "--device", help="Device of the trainer and environments (cpu, cuda, cuda:N)."),
+    shared: bool = typer.Option(
+        True,
+        "--shared/--unshared",
+        help="Time the log-prob and compression passes sharing the time embeddings, as the update does "
+        "(--unshared: each computes its own, as before issue 15).",
+    ),
+) -> None:
+    """Seconds per training iteration of each phase: rollout (sampling, critic, env), update (log-prob pass,
+    compression, critic, optimizer)."""
+    from genpo.benchmarks import profile as bench
+
+    console = Console()
+    for model in _strs(models):
+        result = bench.run(env_id, model, num_envs, iterations, options=_options(option), device=device, shared=shared)
+        console.print(bench.format_markdown(result), highlight=False)
 
 
 @bench_app.command("curves")

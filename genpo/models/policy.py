@@ -80,6 +80,19 @@ class Policy(nn.Module, ABC):
                     stack.enter_context(m.static_parameters())
             yield
 
+    @contextmanager
+    def shared_terms(self) -> Iterator[None]:
+        """The passes inside the block share parameter-only terms, with gradient (one minibatch of an update).
+
+        Parts that can (velocity networks' time embeddings) compute each such term once for every pass of the
+        block; the backward pass sums the passes' gradients through it. Leave it before the optimizer steps.
+        """
+        with ExitStack() as stack:
+            for m in self.modules():
+                if m is not self and hasattr(m, "shared_terms"):
+                    stack.enter_context(m.shared_terms())
+            yield
+
     # -- validation ------------------------------------------------------------------------------
     def _check(self, name: str, x: Tensor, width: int) -> None:
         if not self.validate_inputs:

@@ -97,6 +97,7 @@ class VelocityNet(nn.Module):
     latent_dim: int
     obs_dim: int
     _static_cache: dict | None = None
+    _shared_cache: dict | None = None
 
     @contextmanager
     def static_parameters(self) -> Iterator[None]:
@@ -110,6 +111,20 @@ class VelocityNet(nn.Module):
             yield
         finally:
             self._static_cache = None
+
+    @contextmanager
+    def shared_terms(self) -> Iterator[None]:
+        """Parameter-only terms are computed once for every pass inside the block, with gradient where grad is on.
+
+        For the passes of one minibatch of an update (the log-prob pass and the compression pass): they share one
+        copy of each term, and the backward pass sums their gradients through it. Leave the block before the
+        optimizer steps.
+        """
+        self._shared_cache = {}
+        try:
+            yield
+        finally:
+            self._shared_cache = None
 
     def bind(self, obs: Tensor) -> VelocityField:
         """Returns the velocity field for one batch of observations."""
@@ -174,11 +189,18 @@ class MLPVelocity(VelocityNet):
         """``in_t(embed(t)) + in_x.bias`` for a grid time.
 
         Inside :meth:`VelocityNet.static_parameters` (rollouts, evaluation, export) the K grid values are
-        computed once for the whole block instead of once per action.
+        computed once for the whole block instead of once per action; inside :meth:`VelocityNet.shared_terms`
+        (one minibatch of an update) once for all its passes, with gradient.
         """
         cache = self._static_cache
         if cache is None or torch.is_grad_enabled():
-            return self._time_proj(t, like) + self.in_x.bias
+            shared = self._shared_cache
+            if shared is None:
+                return self._time_proj(t, like) + self.in_x.bias
+            key = (t, like.dtype, like.device, torch.is_grad_enabled())
+            if key not in shared:
+                shared[key] = self._time_proj(t, like) + self.in_x.bias
+            return shared[key]
         key = (t, like.dtype, like.device)
         if key not in cache:
             cache[key] = self._time_proj(t, like) + self.in_x.bias

@@ -102,6 +102,11 @@ class AlgoConfig:
     """Coefficient of the entropy estimate -mean(log pi) (>= 0)."""
     compress_coef: float = 0.01
     """Compression loss coefficient (>= 0); doubled latents only (edict, reversible-*): others refuse other values."""
+    compress_fraction: float = 1.0
+    """Share of each minibatch the compression loss is computed on, in (0, 1]: its first ``ceil(fraction * size)``
+    samples, a uniform random subset because minibatches are random permutations of the rollout (an unbiased estimate
+    of the full term at ``fraction`` of its cost); 1 is the full minibatch. Doubled latents with ``compress_coef > 0``
+    only: elsewhere other values are refused."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip (> 0)."""
     normalize_advantage: bool = True
@@ -431,6 +436,12 @@ def validate(cfg: TrainConfig) -> None:
     ):
         val = getattr(a, name)
         _check(_is_finite(val) and val >= 0, f"algo.{name}{flag}", val, "a finite number >= 0")
+    _check(
+        _is_finite(a.compress_fraction) and 0 < a.compress_fraction <= 1,
+        "algo.compress_fraction",
+        a.compress_fraction,
+        "a number in (0, 1]",
+    )
     if not actor.is_density and a.entropy_coef > 0:
         raise ConfigError(
             f"algo.entropy_coef must be 0 with likelihood {p.likelihood!r}: a ratio surrogate has no log-density "

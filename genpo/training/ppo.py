@@ -35,6 +35,11 @@ def check_finite(x: Tensor, what: str, iteration: int) -> None:
         raise NonFiniteError(f"non-finite {what} at iteration {iteration}; stopping (the last checkpoint is intact)")
 
 
+def compress_rows(batch: int, fraction: float) -> int:
+    """Rows of a ``batch``-sample minibatch the compression loss uses: ``ceil(fraction * batch)``, at least 1."""
+    return max(1, min(batch, math.ceil(fraction * batch)))
+
+
 class PPO:
     """Clipped-surrogate PPO with GenPO's compression term and the KL-adaptive learning rate.
 
@@ -57,6 +62,12 @@ class PPO:
                 f"integrators only (edict, reversible-heun, reversible-rk); this policy has none: use 0 or the default"
             )
         self.compress = cfg.compress_coef > 0 and policy.doubled_latent
+        if not self.compress and cfg.compress_fraction != AlgoConfig.compress_fraction:
+            why = "this policy has no doubled latent" if not policy.doubled_latent else "algo.compress_coef is 0"
+            raise ConfigError(
+                f"algo.compress_fraction={cfg.compress_fraction!r} applies to the compression loss, which is off here "
+                f"({why}): use the default {AlgoConfig.compress_fraction!r}"
+            )
         self.score_name = "log-probability" if policy.is_density else "CFM surrogate score"
 
     def set_learning_rate(self, lr: float) -> None:
@@ -80,26 +91,31 @@ class PPO:
         checks = (self.score_name + " in the update", "loss", "gradient")
         for _ in range(cfg.num_epochs):
             for mb in storage.minibatches(cfg.num_minibatches):
-                # A log-prob for densities; minus the CFM loss for FPO's surrogate (policy.is_density False).
-                with torch.set_grad_enabled(not frozen):
-                    new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
-                adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
-                # Per-draw scores (cfm with per_sample, FPO++) get one ratio each, all with the sample's advantage.
-                adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
-                surrogate = asymmetric_surrogate if cfg.trust_region == "aspo" else clipped_surrogate
-                pg_loss, info = surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
-                values = ac.value(mb["critic_obs"])
-                v_loss = value_loss(values, mb["values"], mb["returns"], cfg.clip_param if cfg.value_clip else None)
-                loss = cfg.value_coef * v_loss if frozen else pg_loss + cfg.value_coef * v_loss
-                entropy = None
-                if policy.is_density:  # a surrogate score is no log-density: no entropy estimate from it
-                    entropy = entropy_estimate(new_log_prob)
-                    loss = loss if frozen else loss - cfg.entropy_coef * entropy
-                comp = torch.zeros((), device=loss.device)
-                if self.compress and not frozen:
-                    noise = torch.randn_like(mb["latents"])
-                    comp = compression_loss(policy.generate_only(mb["obs"], noise))
-                    loss = loss + cfg.compress_coef * comp
+                # The log-prob and compression passes share the time embeddings (one copy, gradients summed).
+                with policy.shared_terms():
+                    # A log-prob for densities; minus the CFM loss for FPO's surrogate (policy.is_density False).
+                    with torch.set_grad_enabled(not frozen):
+                        new_log_prob = policy.log_weight(mb["obs"], mb["latents"])
+                    adv = normalize_advantages(mb["advantages"]) if cfg.normalize_advantage else mb["advantages"]
+                    # Per-draw scores (cfm with per_sample, FPO++) get one ratio each, all with the sample's advantage.
+                    adv = adv.reshape(adv.shape + (1,) * len(policy.score_shape))
+                    surrogate = asymmetric_surrogate if cfg.trust_region == "aspo" else clipped_surrogate
+                    pg_loss, info = surrogate(new_log_prob, mb["log_probs"], adv, cfg.clip_param)
+                    values = ac.value(mb["critic_obs"])
+                    v_loss = value_loss(values, mb["values"], mb["returns"], cfg.clip_param if cfg.value_clip else None)
+                    loss = cfg.value_coef * v_loss if frozen else pg_loss + cfg.value_coef * v_loss
+                    entropy = None
+                    if policy.is_density:  # a surrogate score is no log-density: no entropy estimate from it
+                        entropy = entropy_estimate(new_log_prob)
+                        loss = loss if frozen else loss - cfg.entropy_coef * entropy
+                    comp = torch.zeros((), device=loss.device)
+                    if self.compress and not frozen:
+                        # The minibatch is a random draw from the rollout (the run's torch RNG), so its first rows
+                        # are a uniform random subset: an unbiased estimate of the full term; fraction 1: all of it.
+                        rows = compress_rows(mb["obs"].shape[0], cfg.compress_fraction)
+                        noise = torch.randn_like(mb["latents"][:rows])
+                        comp = compression_loss(policy.generate_only(mb["obs"][:rows], noise))
+                        loss = loss + cfg.compress_coef * comp
                 kl = all_reduce_mean(sample_kl(mb["log_probs"], new_log_prob.detach()))
 
                 self.optimizer.zero_grad(set_to_none=True)

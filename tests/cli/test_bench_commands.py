@@ -1,4 +1,4 @@
-"""``genpo bench env | act | train | curves`` at toy sizes: the commands run and report what they measured."""
+"""``genpo bench env | act | train | profile | curves`` at toy sizes: the commands run and report what they measured."""
 
 from __future__ import annotations
 
@@ -60,6 +60,52 @@ def test_bench_train_accepts_zoo_variants():
     assert [r.model for r in rows] == ["gaussian-chain", "cfm", "reversible-heun"]
     assert all(r.steps_per_s > 0 for r in rows)
     assert bench.policy_section("cfm")["likelihood"] == "cfm" and bench.policy_section("maf") == {"model": "maf"}
+
+
+def test_bench_train_model_specs_set_fields():
+    from genpo.benchmarks import train as bench
+
+    assert bench.model_sections("edict:compress_fraction=0.25:steps=3") == {
+        "policy": {"model": "flow", "integrator": "edict", "steps": 3},
+        "algo": {"compress_fraction": 0.25},
+    }
+    rows = bench.run(("builtin:PointMass",), ("edict", "edict:compress_fraction=0.25"), num_envs=2, iterations=1)
+    assert [r.model for r in rows] == ["edict", "edict:compress_fraction=0.25"]
+
+
+def test_bench_train_refuses_bad_model_specs_before_running():
+    for spec, message in (
+        ("edict:nonsense=1", "unknown configuration field 'nonsense'"),
+        ("edict:seed=3", "run.seed is set by genpo bench train"),
+        ("edict:compress_fraction", "expected FIELD=VALUE"),
+        ("edict:compress_fraction=2", "algo.compress_fraction must be a number in (0, 1]"),
+    ):
+        result = runner.invoke(app, ["bench", "train", "--env", "builtin:PointMass", "--model", f"gaussian,{spec}"])
+        assert result.exit_code == 2, (spec, result.output)
+        assert message in result.output, (spec, result.output)
+        assert "env-steps/s" not in result.output  # refused before the first model ran
+
+
+def test_bench_profile_reports_every_phase():
+    out = invoke(
+        "bench",
+        "profile",
+        "--env",
+        "builtin:PointMass",
+        "--model",
+        "edict,gaussian",
+        "--num-envs",
+        "2",
+        "--iterations",
+        "1",
+    )
+    for phase in ("rollout: policy sample", "rollout: env", "log-prob pass", "compression", "critic", "Adam step"):
+        assert phase in out, phase
+    assert out.count("compression (fwd + bwd)") == 1  # the Gaussian has no compression phase
+    from genpo.benchmarks import profile as bench
+
+    result = bench.run("builtin:PointMass", "edict:compress_fraction=0.5", num_envs=2, iterations=1, shared=False)
+    assert all(v >= 0 for k, v in result.phases.items() if k.startswith("update")) and result.update_s > 0
 
 
 def test_bench_curves_writes_csv_and_plot(tmp_path):

@@ -334,6 +334,30 @@ FAULTS = [
         2,
         "the compression loss applies to doubled-latent integrators only",
     ),
+    Fault(
+        "compress-fraction-0",
+        ("train", *PM, "--set", "compress_fraction=0"),
+        2,
+        "algo.compress_fraction must be a number in (0, 1], got 0",
+    ),
+    Fault(
+        "compress-fraction-above-1",
+        ("train", *PM, "--set", "algo.compress_fraction=1.5"),
+        2,
+        "algo.compress_fraction must be a number in (0, 1], got 1.5",
+    ),
+    Fault(
+        "compress-fraction-no-doubled-latent",
+        ("train", *PM, "--model", "gaussian", "--set", "compress_fraction=0.25"),
+        2,
+        "compression loss, which is off here (this policy has no doubled latent)",
+    ),
+    Fault(
+        "compress-fraction-without-compression",
+        ("train", *PM, "--compress-coef", "0", "--set", "compress_fraction=0.25"),
+        2,
+        "(algo.compress_coef is 0)",
+    ),
     Fault("entropy-coef-nan", ("train", *PM, "--entropy-coef", "nan"), 2, "algo.entropy_coef must be a finite number"),
     Fault("steps-huge", ("train", *PM, "--steps", "100000000"), 2, "policy.steps must be an integer in [1, 1000]"),
     Fault(
