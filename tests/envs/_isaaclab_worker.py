@@ -165,7 +165,16 @@ def short_finite_horizon_episodes(cfg: Any) -> None:
     cfg.is_finite_horizon = True
 
 
-def train_and_resume(task: str, folder: str) -> dict[str, Any]:
+SMALL_TERRAIN = {
+    "overrides": [
+        "env.scene.terrain.terrain_generator.num_rows=2",
+        "env.scene.terrain.terrain_generator.num_cols=3",
+    ]
+}
+"""Rough terrain of 2 x 3 sub-terrains instead of 10 x 20: generating the full one takes about a minute per build."""
+
+
+def train_and_resume(task: str, folder: str, options: dict[str, Any]) -> dict[str, Any]:
     """Two GenPO iterations with the task's ``paper`` preset, scaled down; then one more resumed from the run."""
     import io
     from pathlib import Path
@@ -174,9 +183,8 @@ def train_and_resume(task: str, folder: str) -> dict[str, Any]:
 
     from genpo.training import api
 
+    config = {"env": {"id": f"isaaclab:{task}", "num_envs": 8, "options": options}}
     small = {
-        "env": f"isaaclab:{task}",
-        "num_envs": 8,
         "steps_per_env": 8,
         "num_epochs": 1,
         "num_minibatches": 2,
@@ -187,7 +195,7 @@ def train_and_resume(task: str, folder: str) -> dict[str, Any]:
     }
     log = io.StringIO()
     start = time.perf_counter()
-    first = api.train(preset="paper", max_iterations=2, console=Console(file=log, width=200), **small)
+    first = api.train(config, preset="paper", max_iterations=2, console=Console(file=log, width=200), **small)
     trained = time.perf_counter()
     assert first.run_dir is not None
     saved = sorted(p.name for p in Path(first.run_dir).glob("model_*.pt"))
@@ -219,11 +227,11 @@ TASK_GROUPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     # the legged robots: flat variants check time-outs, rough variants train (height scan, actuator net)
     "legged": [
         ("Isaac-Velocity-Flat-UnitreeGo2", {"cfg_hook": short_velocity_episodes}),
-        ("Isaac-Velocity-Rough-UnitreeGo2", {"train": True}),
+        ("Isaac-Velocity-Rough-UnitreeGo2", {"train": True, "options": SMALL_TERRAIN}),
         ("Isaac-Velocity-Flat-H1", {"cfg_hook": short_finite_horizon_episodes}),
-        ("Isaac-Velocity-Rough-H1", {"train": True}),
+        ("Isaac-Velocity-Rough-H1", {"train": True, "options": SMALL_TERRAIN}),
         ("Isaac-Velocity-Flat-AnymalD", {"cfg_hook": short_velocity_episodes}),
-        ("Isaac-Velocity-Rough-AnymalD", {"train": True}),
+        ("Isaac-Velocity-Rough-AnymalD", {"train": True, "options": SMALL_TERRAIN}),
     ],
 }
 """Task groups of the paper's offline tasks; each group runs in one worker process."""
@@ -234,11 +242,12 @@ def run_group(group: str, folder: str) -> None:
     for task, spec in TASK_GROUPS[group]:
         spec = dict(spec)
         train = spec.pop("train", False)
+        options = spec.pop("options", {})
 
-        def one(task: str = task, spec: dict[str, Any] = spec, train: bool = train) -> dict[str, Any]:
-            out = run_interface(task, 20, None, **spec)
+        def one(task: str = task, spec: dict[str, Any] = spec, train: bool = train, options: Any = options) -> Any:
+            out = run_interface(task, 20, None, **spec, **options)
             if train:
-                out["train"] = train_and_resume(task, folder)
+                out["train"] = train_and_resume(task, folder, options)
             return out
 
         check(task)(one)

@@ -260,11 +260,17 @@ def anymal_d_urdf(src: Path, dst: Path) -> Path:
     """ANYmal D (ANYbotics' ``anymal.urdf``) edited for IsaacLab's ANYmal-D tasks.
 
     Fixed links merge into their parents (mass and inertia combined) except the feet (``*_FOOT``, which the
-    contact sensor and rewards name); the ``inspection_payload*`` links are dropped; mesh paths become
-    absolute.
+    contact sensor and rewards name); the ``inspection_payload*`` links are dropped, and so are the
+    collision cylinders of the ``*_drive`` housings (see below); mesh paths become absolute.
     """
     tree = ET.parse(src)
     root = tree.getroot()
+    # The drive housings' cylinders overlap the hip and thigh shapes of the neighbouring links; with the
+    # task's self-collisions on they add ~30 standing contacts per robot, beyond MuJoCo-Warp's contact budget.
+    for link in root.findall("link"):
+        if link.get("name", "").endswith("_drive"):
+            for collision in link.findall("collision"):
+                link.remove(collision)
     merge_fixed_links(root, keep=lambda n: n.endswith("_FOOT"), drop=lambda n: n.startswith("inspection_payload"))
     for mesh in root.iter("mesh"):
         file = mesh.get("filename", "")

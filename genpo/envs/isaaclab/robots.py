@@ -37,7 +37,7 @@ from genpo.errors import ConfigError
 ROBOTS_DIR_ENV = "GENPO_ROBOTS_DIR"
 """Environment variable naming the robot-descriptions folder (the ``robots_dir`` option wins over it)."""
 
-BUILD_VERSION = "1"
+BUILD_VERSION = "2"
 """Bumped when a builder's output changes, so cached stand-ins are rebuilt."""
 
 KEYS_FOLDER = ".genpo-stand-ins"
