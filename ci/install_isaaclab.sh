@@ -10,8 +10,8 @@
 # other packages are installed against a constraint that holds the installed torch at its version. The remaining
 # isaaclab requirements (Isaac Sim, transformers, open3d, pin, omniverseclient, ...) are not needed by the
 # kit-less tasks genpo runs. tensordict is not needed to run tasks either, but several tasks' rsl_rl agent
-# configs import it (genpo reads their clip_actions, and the tests compare the presets with them).
-# See docs/isaaclab.md.
+# configs import it (genpo reads their clip_actions, and the tests compare the presets with them). The USD converters
+# (mujoco-usd-converter, urdf-usd-converter) build the stand-in robots of the paper's tasks. See docs/isaaclab.md.
 set -euo pipefail
 
 ISAACLAB_VERSION="3.0.0"
@@ -33,6 +33,14 @@ PACKAGES=(
     "tqdm"
     "tensordict"
 )
+# The PyPI converters genpo builds the stand-in robots with (MJCF -> USD, URDF -> USD; no Isaac Sim). 0.6.1 is the
+# last mujoco-usd-converter that accepts the MuJoCo 3.12 Newton uses; pycollada reads the ANYmal's DAE meshes.
+# If they cannot install, the robots built from them are reported unavailable (docs/isaaclab.md), nothing else.
+CONVERTERS=(
+    "mujoco-usd-converter==0.6.1"
+    "urdf-usd-converter==0.3.4"
+    "pycollada"
+)
 
 if [[ -n "${PYTHON:-}" ]]; then
     py="$PYTHON"
@@ -53,9 +61,10 @@ installed() {
 import importlib.metadata as md
 import sys
 
-want = {"isaaclab": sys.argv[1], "warp-lang": "1.17.0", "newton": "1.6.1", "usd-exchange": "3.0.1"}
+want = {"isaaclab": sys.argv[1], "warp-lang": "1.17.0", "newton": "1.6.1", "usd-exchange": "3.0.1",
+        "mujoco-usd-converter": "0.6.1", "urdf-usd-converter": "0.3.4"}
 names = ["newton-usd-schemas", "gymnasium", "prettytable", "psutil", "trimesh", "lazy_loader", "hydra-core",
-         "scipy", "einops", "h5py", "rich", "tqdm", "mujoco-warp", "tensordict"]
+         "scipy", "einops", "h5py", "rich", "tqdm", "mujoco-warp", "tensordict", "pycollada"]
 try:
     ok = all(md.version(name) == version for name, version in want.items())
     for name in names:
@@ -82,6 +91,12 @@ fi
 
 "$py" -m pip install --no-deps --ignore-requires-python "isaaclab==${ISAACLAB_VERSION}"
 "$py" -m pip install -c "$constraints" "${PACKAGES[@]}"
+mujoco_version="$("$py" -c 'import importlib.metadata as md; print(md.version("mujoco"))')"
+echo "mujoco==${mujoco_version}" >>"$constraints"
+if ! "$py" -m pip install -c "$constraints" "${CONVERTERS[@]}"; then
+    echo "install_isaaclab: the USD converters did not install; the stand-in robots built from robot descriptions" \
+        "(Go2, H1, ANYmal D, Shadow hand) will be reported unavailable" >&2
+fi
 
 if [[ -n "$torch_version" ]]; then
     now="$("$py" -c 'import importlib.metadata as md; print(md.version("torch"))')"

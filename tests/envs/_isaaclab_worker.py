@@ -51,10 +51,18 @@ def short_episodes(cfg: Any) -> None:
     cfg.episode_length_s = 0.25
 
 
+def observation_groups(env: Any) -> dict[str, int]:
+    """IsaacLab's own observation groups and their flat sizes (from the task's gym space)."""
+    spaces = env.unwrapped.single_observation_space.spaces
+    return {name: int(math.prod(space.shape)) for name, space in spaces.items()}
+
+
 def run_interface(task: str, steps: int, action_value: float | None, **options: Any) -> dict[str, Any]:
     """Makes the env, checks shapes and per-step invariants, and returns what the test compares."""
     n = 4
+    start = time.perf_counter()
     env = make_env(f"isaaclab:{task}", num_envs=n, device="cpu", seed=3, **options)
+    built = time.perf_counter()
     try:
         obs, extras = env.reset()
         out: dict[str, Any] = {
@@ -67,6 +75,12 @@ def run_interface(task: str, steps: int, action_value: float | None, **options: 
             "device": str(env.device),
             "reset_obs": describe(obs),
             "reset_extras": sorted(extras),
+            "build_seconds": round(built - start, 2),
+            "is_finite_horizon": env.is_finite_horizon,
+            "cfg_is_finite_horizon": bool(getattr(env.cfg, "is_finite_horizon", False)),
+            "observation_groups": observation_groups(env),
+            "isaaclab_action_dim": int(math.prod(env.unwrapped.single_action_space.shape)),
+            "action_high": None if env.action_high is None else float(env.action_high.max()),
         }
         returns = torch.zeros(n, dtype=torch.float64)
         lengths = torch.zeros(n, dtype=torch.long)
@@ -79,6 +93,8 @@ def run_interface(task: str, steps: int, action_value: float | None, **options: 
             else:
                 action = torch.full((n, env.action_dim), action_value)
             prev_obs = obs
+            if i == 1:
+                stepping = time.perf_counter()
             obs, reward, terminated, truncated, extras = env.step(action)
             if i == 0:
                 out.update(
@@ -122,6 +138,7 @@ def run_interface(task: str, steps: int, action_value: float | None, **options: 
             if (terminated & truncated).any():
                 mismatches.append(f"step {i}: a row both terminated and truncated")
         out.update(
+            step_ms=round(1000 * (time.perf_counter() - stepping) / max(1, steps - 1), 1),
             terminated_count=n_term,
             truncated_count=n_trunc,
             episodes=n_eps,
@@ -137,7 +154,115 @@ def run_interface(task: str, steps: int, action_value: float | None, **options: 
         env.close()
 
 
-def main(path: str) -> None:
+def short_velocity_episodes(cfg: Any) -> None:
+    """10-step episodes (0.2 s at 50 Hz) for the velocity tasks, so time-outs happen within the check."""
+    cfg.episode_length_s = 0.2
+
+
+def short_finite_horizon_episodes(cfg: Any) -> None:
+    """As :func:`short_velocity_episodes`, with time-outs declared terminal (``is_finite_horizon``)."""
+    cfg.episode_length_s = 0.2
+    cfg.is_finite_horizon = True
+
+
+SMALL_TERRAIN = {
+    "overrides": [
+        "env.scene.terrain.terrain_generator.num_rows=2",
+        "env.scene.terrain.terrain_generator.num_cols=3",
+    ]
+}
+"""Rough terrain of 2 x 3 sub-terrains instead of 10 x 20: generating the full one takes about a minute per build."""
+
+
+def train_and_resume(task: str, folder: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Two GenPO iterations with the task's ``paper`` preset, scaled down; then one more resumed from the run."""
+    import io
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from genpo.training import api
+
+    config = {"env": {"id": f"isaaclab:{task}", "num_envs": 8, "options": options}}
+    small = {
+        "steps_per_env": 8,
+        "num_epochs": 1,
+        "num_minibatches": 2,
+        "logdir": folder,
+        "seed": 2,
+        "device": "cpu",
+        "save_interval": 1,
+    }
+    log = io.StringIO()
+    start = time.perf_counter()
+    first = api.train(config, preset="paper", max_iterations=2, console=Console(file=log, width=200), **small)
+    trained = time.perf_counter()
+    assert first.run_dir is not None
+    saved = sorted(p.name for p in Path(first.run_dir).glob("model_*.pt"))
+    cfg = first.config
+    resumed = api.train(
+        checkpoint=str(first.run_dir), max_iterations=3, logdir=folder, console=Console(file=log, width=200)
+    )
+    return {
+        "iterations": first.iterations,
+        "env_steps": first.env_steps,
+        "checkpoints": saved,
+        "resumed_iterations": resumed.iterations,
+        "resumed_env_steps": resumed.env_steps,
+        "policy": [cfg.policy.model, cfg.policy.integrator, cfg.policy.steps, list(cfg.policy.hidden)],
+        "learning_rate": cfg.algo.learning_rate,
+        "train_seconds": round(trained - start, 2),
+        "resume_seconds": round(time.perf_counter() - trained, 2),
+        "log_tail": log.getvalue()[-1500:],
+    }
+
+
+TASK_GROUPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    # the paper's classic and manipulation tasks: the Humanoid (newton's), Ant (newton's), the Shadow hand
+    "classic": [
+        ("Isaac-Humanoid", {"train": True}),
+        ("Isaac-Ant", {"train": True}),
+        ("Isaac-Reorient-Cube-Shadow-Direct", {"train": True}),
+    ],
+    # the legged robots: flat variants check time-outs, rough variants train (height scan, actuator net)
+    "legged": [
+        ("Isaac-Velocity-Flat-UnitreeGo2", {"cfg_hook": short_velocity_episodes}),
+        ("Isaac-Velocity-Rough-UnitreeGo2", {"train": True, "options": SMALL_TERRAIN}),
+        ("Isaac-Velocity-Flat-H1", {"cfg_hook": short_finite_horizon_episodes}),
+        ("Isaac-Velocity-Rough-H1", {"train": True, "options": SMALL_TERRAIN}),
+        ("Isaac-Velocity-Flat-AnymalD", {"cfg_hook": short_velocity_episodes}),
+        ("Isaac-Velocity-Rough-AnymalD", {"train": True, "options": SMALL_TERRAIN}),
+    ],
+}
+"""Task groups of the paper's offline tasks; each group runs in one worker process."""
+
+
+def run_group(group: str, folder: str) -> None:
+    """Runs every task of a group: build, interface and 20 random steps; two training iterations and a resume."""
+    for task, spec in TASK_GROUPS[group]:
+        spec = dict(spec)
+        train = spec.pop("train", False)
+        options = spec.pop("options", {})
+
+        def one(task: str = task, spec: dict[str, Any] = spec, train: bool = train, options: Any = options) -> Any:
+            out = run_interface(task, 20, None, **spec, **options)
+            if train:
+                out["train"] = train_and_resume(task, folder, options)
+            return out
+
+        check(task)(one)
+
+
+def main(path: str, group: str = "core") -> None:
+    if group != "core":
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix=f"genpo-isaaclab-{group}-") as folder:
+            run_group(group, folder)
+        with open(path, "w") as f:
+            json.dump(RESULTS, f, indent=1, default=str)
+        return
+
     @check("cartpole_direct")
     def _() -> dict[str, Any]:
         return run_interface("Isaac-Cartpole-Direct", 40, None, cfg_hook=short_episodes)
@@ -265,4 +390,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

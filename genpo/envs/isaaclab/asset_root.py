@@ -12,6 +12,9 @@ mirrors the server's paths for the assets the offline-runnable tasks need, built
 * ``Isaac/IsaacLab/Environments/Grid/default_ground_plane_checker_v1/default_ground_plane.usda``: written here,
   a 100 m quad and a collision ``Plane``, the layout IsaacLab's ground-plane spawner expects.
 
+* the paper's other robots (Humanoid, Go2, H1, ANYmal D and its actuator network, the Shadow hand, the
+  DexCube): stand-ins built from public robot descriptions by :mod:`genpo.envs.isaaclab.robots`.
+
 These assets are good enough to test an adapter and to smoke-train; they are not NVIDIA's assets, so returns
 are not comparable with published numbers.
 
@@ -110,22 +113,34 @@ def _export_with_default_prim(src: Path, dst: Path, default_prim: str | None = N
     os.replace(tmp, dst)
 
 
-def build_local_asset_root(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Writes the offline asset root (cartpole, ant, ground plane) under ``path`` and returns it.
+def build_local_asset_root(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    robots_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Writes the offline asset root (cartpole, ant, ground plane, the stand-in robots) under ``path``.
 
-    Idempotent: files already there are kept unless ``overwrite``. Safe against concurrent builders
+    Idempotent: files already there are kept unless ``overwrite``; stand-in robots are rebuilt only when
+    their sources or converters change (:mod:`genpo.envs.isaaclab.robots`). Safe against concurrent builders
     (each file is written to a temporary name and renamed into place).
 
     Args:
         path: Folder to build the root in (created if missing).
         overwrite: Rebuild files that already exist.
+        robots_dir: Folder of public robot descriptions (Go2, H1, ANYmal D, Shadow hand); ``None`` reads
+            ``$GENPO_ROBOTS_DIR``, and without either only the Humanoid and the DexCube stand-ins are built.
 
     Returns:
         The absolute root folder: set ``ISAACSIM_ASSET_ROOT`` to it before importing ``isaaclab``.
 
     Raises:
         RuntimeError: When ``newton`` or ``pxr`` (the ``usd-exchange`` wheel) is not installed.
+        ConfigError: When the robot descriptions folder lacks a robot's file (the message names both).
     """
+    from genpo.envs.isaaclab.robots import build_stand_ins, robots_dir_request
+
+    robots = robots_dir_request(robots_dir)
     root = Path(path).expanduser().resolve()
     assets = _newton_assets_dir()
     targets = {
@@ -144,6 +159,7 @@ def build_local_asset_root(path: str | os.PathLike[str], *, overwrite: bool = Fa
         tmp = ground.with_name(f".{ground.name}.{os.getpid()}")
         tmp.write_text(_GROUND_PLANE_USDA)
         os.replace(tmp, ground)
+    build_stand_ins(root, robots, overwrite=overwrite)
     return root
 
 

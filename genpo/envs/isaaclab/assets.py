@@ -32,12 +32,17 @@ def _local_assets_request(local_assets: bool | str | os.PathLike[str] | None) ->
     return Path(text)
 
 
-def use_local_assets(local_assets: bool | str | os.PathLike[str] | None = True) -> Path | None:
+def use_local_assets(
+    local_assets: bool | str | os.PathLike[str] | None = True,
+    robots_dir: str | os.PathLike[str] | None = None,
+) -> Path | None:
     """Builds the offline asset root and points ``ISAACSIM_ASSET_ROOT`` at it (before isaaclab is imported).
 
     Args:
         local_assets: ``True`` (default cache folder), a folder, ``False`` (do nothing), or ``None`` (read
             ``GENPO_ISAACLAB_LOCAL_ASSETS``).
+        robots_dir: Folder of public robot descriptions for the stand-in robots (``None``: read
+            ``GENPO_ROBOTS_DIR``; without either, only the robots needing no descriptions are built).
 
     Returns:
         The asset root, or ``None`` when not requested.
@@ -50,7 +55,7 @@ def use_local_assets(local_assets: bool | str | os.PathLike[str] | None = True) 
     where = _local_assets_request(local_assets)
     if where is None:
         return None
-    root = build_local_asset_root(where)
+    root = build_local_asset_root(where, robots_dir=robots_dir)
     loaded = sys.modules.get("isaaclab.utils.assets")
     if loaded is not None:
         current = str(getattr(loaded, "NUCLEUS_ASSET_ROOT_DIR", ""))
@@ -94,14 +99,26 @@ def asset_blockers(cfg: Any) -> list[str]:
         cfg: An IsaacLab env config (from ``parse_env_cfg``).
 
     Returns:
-        One line per missing asset, empty when every referenced file exists locally.
+        One line per missing asset, empty when every referenced file exists locally. A stand-in robot that the
+        local asset root could not build says why (no robot descriptions folder, converter not installed).
     """
+    from genpo.envs.isaaclab.asset_root import ASSET_ROOT_ENV
+    from genpo.envs.isaaclab.robots import STAND_INS, unavailable_stand_ins
+
     found: set[str] = set()
     _walk_asset_paths(cfg, found, set())
+    root = os.environ.get(ASSET_ROOT_ENV, "")
+    why: dict[str, str] = {}
+    if root:
+        unavailable = unavailable_stand_ins(Path(root))
+        for spec in STAND_INS:
+            reason = unavailable.get(spec.asset_path, f"{spec.robot}: not built")
+            why[os.path.normpath(os.path.join(root, spec.asset_path))] = reason
     out = []
     for ref in sorted(found):
         if "://" in ref:
             out.append(f"remote asset {ref} (needs network access and omni.client)")
         elif not os.path.exists(ref):
-            out.append(f"missing asset {ref}")
+            reason = why.get(os.path.normpath(ref))
+            out.append(f"missing asset {ref}" + (f" (stand-in {reason})" if reason else ""))
     return out

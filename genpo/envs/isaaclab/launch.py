@@ -93,7 +93,9 @@ def _make_v3(
         cfg.compute_final_obs = True
     if cfg_hook is not None:
         cfg_hook(cfg)
-    blockers = runtime_blockers(cfg)
+    # a stand-in robot that was not built would fail late and obscurely inside IsaacLab (markers and other
+    # visual-only files it never loads headless may be missing without harm)
+    blockers = runtime_blockers(cfg) + [b for b in asset_blockers(cfg) if "(stand-in " in b]
     if blockers:
         raise IsaacLabUnavailable(f"IsaacLab task {task!r} cannot run here: {'; '.join(blockers)}")
 
@@ -182,6 +184,7 @@ def make_isaaclab_env(
     physics: str | None = None,
     overrides: Sequence[str] = (),
     local_assets: bool | str | os.PathLike[str] | None = None,
+    robots_dir: str | os.PathLike[str] | None = None,
     clip_actions: float | str | None = "auto",
     critic_group: str | None = "critic",
     final_observation: bool = False,
@@ -200,6 +203,8 @@ def make_isaaclab_env(
         overrides: More IsaacLab 3.x Hydra-style overrides (``"presets=NAME"``, ``"env.decimation=4"``, ...).
         local_assets: Build and use the offline asset root: ``True``, a folder, ``False``, or ``None`` to read
             ``GENPO_ISAACLAB_LOCAL_ASSETS``. Must be decided before isaaclab is first imported in the process.
+        robots_dir: Folder of public robot descriptions the local asset root builds stand-in robots from (Go2,
+            H1, ANYmal D, Shadow hand); ``None`` reads ``GENPO_ROBOTS_DIR``. See docs/isaaclab.md.
         clip_actions: Clamp actions to ``[-clip_actions, clip_actions]``; ``"auto"`` takes the value of the task's
             rsl_rl agent config as IsaacLab's ``train.py`` does (most set none); ``None`` leaves them unbounded.
         critic_group: Observation group to expose as ``extras["critic_observation"]`` (``None``: ignore).
@@ -230,7 +235,7 @@ def make_isaaclab_env(
             raise ValueError("physics presets need IsaacLab 3.x; IsaacLab 2.x always runs PhysX")
         overrides.append(f"physics={physics}")
     if generation == 3:
-        use_local_assets(local_assets)
+        use_local_assets(local_assets, robots_dir)
     elif _local_assets_request(local_assets) is not None:
         raise ValueError("local_assets is supported with IsaacLab 3.x only (2.x reads assets through Isaac Sim)")
     if isinstance(clip_actions, str) and clip_actions != "auto":
