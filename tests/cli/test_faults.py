@@ -176,7 +176,7 @@ def _broken_isaaclab(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
         return real_import(name, *a, **k)
 
     mp.setattr(il, "isaaclab_generation", lambda: 3)
-    mp.setattr(il, "use_local_assets", lambda local_assets=None: None)
+    mp.setattr(il, "use_local_assets", lambda *a, **k: None)
     real_find = importlib.util.find_spec
     mp.setattr(importlib.util, "find_spec", lambda n, *a: object() if n == "isaaclab_tasks" else real_find(n, *a))
     mp.setattr(builtins, "__import__", imp)
