@@ -352,7 +352,7 @@ FAULTS = [
         "is a file, not a folder",
         _file_in_the_way,
     ),
-    # demonstration datasets (genpo dataset reads them as genpo pretrain does) and genpo collect
+    # demonstration datasets (genpo dataset reads them with genpo.data.load_demonstrations) and genpo collect
     Fault(
         "dataset-dims-differ",
         ("dataset", "{case}/d.npz", "--env", "builtin:PointMass"),
