@@ -15,6 +15,7 @@ from genpo.cli.app import app
 
 def registries() -> dict[str, object]:
     """Title -> registry, for every user-selectable kind of part."""
+    from genpo.data.scripted import DEMONSTRATORS
     from genpo.envs import ENV_BACKENDS
     from genpo.inversion import INTEGRATORS, LIKELIHOODS
     from genpo.models import MODELS, VELOCITIES
@@ -27,6 +28,7 @@ def registries() -> dict[str, object]:
         "likelihood estimators (--likelihood)": LIKELIHOODS,
         "environment backends (--env PREFIX:ID)": ENV_BACKENDS,
         "ablation launchers (genpo ablate --launcher)": LAUNCHERS,
+        "scripted demonstrators (genpo collect --checkpoint scripted:NAME)": DEMONSTRATORS,
     }
 
 
@@ -34,7 +36,7 @@ def registries() -> dict[str, object]:
 def list_parts(
     plugin: list[str] = typer.Option([], "--plugin", help="Import this module first (repeatable)."),
 ) -> None:
-    """List models, velocity networks, integrators, likelihood estimators and environment backends."""
+    """List models, velocity networks, integrators, likelihood estimators, environment backends and demonstrators."""
     from genpo.plugins import import_plugins
 
     console = Console()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import genpo
-from genpo.cli import ablate, export, listing, play, plot, pretrain, train  # noqa: F401  (registers the commands)
+from genpo.cli import ablate, collect, dataset, export, listing, play, plot, pretrain, train  # noqa: F401  (registers the commands)
 from genpo.cli.app import app
 from genpo.cli.bench import bench_app
 

@@ -8,6 +8,7 @@ datasets and HDF5 files need the ``data`` extra (``pip install 'genpo[data]'``).
 
 from genpo.data.demonstrations import Demonstrations, DemonstrationWarning, check_against_env
 from genpo.data.loaders import load_demonstrations, local_dataset_ids, minari_root
+from genpo.data.summary import describe_dataset
 
 __all__ = [
     "CollectResult",
@@ -15,6 +16,7 @@ __all__ = [
     "Demonstrations",
     "check_against_env",
     "collect",
+    "describe_dataset",
     "load_demonstrations",
     "local_dataset_ids",
     "minari_root",

@@ -12,6 +12,7 @@ to end" would over-represent them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -141,6 +142,9 @@ def collect(
     options = dict(env_options or {})
     ckpt_text = str(checkpoint)
     if ckpt_text.startswith(SCRIPTED):
+        from genpo.plugins import import_plugins
+
+        import_plugins(plugins)
         name = ckpt_text[len(SCRIPTED) :]
         factory = DEMONSTRATORS.get(name)
         if stochastic:
@@ -158,6 +162,7 @@ def collect(
             env.close()
             raise ConfigError(f"scripted:{name}: {exc}") from None
         source = f"scripted demonstrator {name}"
+        context: Any = contextlib.nullcontext()
     else:
         ac, cfg = api.load(checkpoint, device=device, logdir=logdir, plugins=plugins)
         env_id = cfg.env.id
@@ -172,9 +177,10 @@ def collect(
         demonstrator = PolicyDemonstrator(ac, stochastic)
         mode = "stochastic" if stochastic else "deterministic"
         source = f"{mode} policy of {api.locate_checkpoint(checkpoint, logdir)}"
+        context = ac.policy.static_parameters()  # parameter-only terms computed once for the whole rollout
     t0 = time.perf_counter()
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), context:
             torch.manual_seed(seed)
             recorded = rollout(env, demonstrator, episodes, action_noise=action_noise, seed=seed, progress=progress)
     finally:

@@ -47,7 +47,7 @@ def _first_bad_row(x: Tensor) -> int | None:
     return int(rows[0, 0]) if len(rows) else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # tensors: compared by identity (== of two datasets would be ambiguous)
 class Demonstrations:
     """Demonstrated transitions, in episode order.
 

@@ -68,7 +68,7 @@ class DatasetTarget:
 
 
 def _is_path(out: str) -> bool:
-    return out.startswith(("/", ".", "~")) or (os.sep in out and Path(out).is_absolute())
+    return out.startswith(("/", ".", "~"))
 
 
 def resolve_target(out: str | Path) -> DatasetTarget:
@@ -184,13 +184,8 @@ def write_minari(
         for i, e in enumerate(episodes)
     ]
     parent = target.folder.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunFolderError(describe_os_error(exc, parent, "create")) from None
-    tmp_root = parent / f".genpo-dataset.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    # Inside the temporary store the dataset has its final id (namespace included), then moves as one folder.
-    tmp_id = target.dataset_id
+    missing = [p for p in (parent, *parent.parents) if not exists(p)]
+    tmp_root = None
     kwargs: dict[str, Any] = {}
     if gym_spec is not None:
         kwargs["env"] = gym_spec
@@ -198,25 +193,31 @@ def write_minari(
         kwargs["observation_space"] = _box(obs_dim, None, None)
         kwargs["action_space"] = _box(act_dim, action_low, action_high)
     try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp_root = parent / f".genpo-dataset.{os.getpid()}-{secrets.token_hex(4)}.tmp"
         tmp_root.mkdir()
+        # Inside the temporary store the dataset has its final id (namespace included), then moves as one folder.
         with _minari_store(tmp_root), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Minari's reminders about author, e-mail, permalink
             dataset = minari.create_dataset_from_buffers(
-                tmp_id, buffers, algorithm_name=algorithm_name, description=description, **kwargs
+                target.dataset_id, buffers, algorithm_name=algorithm_name, description=description, **kwargs
             )
             dataset.storage.update_metadata(
-                {
-                    GENPO_ENV_KEY: env_id,
-                    GENPO_ENV_OPTIONS_KEY: json.dumps(env_options or {}, sort_keys=True),
-                }
+                {GENPO_ENV_KEY: env_id, GENPO_ENV_OPTIONS_KEY: json.dumps(env_options or {}, sort_keys=True)}
             )
-        if target.in_store:
-            _ensure_namespace(target.dataset_id)
-        os.replace(tmp_root / tmp_id, target.folder)
-    except OSError as exc:
-        raise RunFolderError(describe_os_error(exc, target.folder, "write")) from None
-    finally:
-        shutil.rmtree(tmp_root, ignore_errors=True)
+        os.replace(tmp_root / target.dataset_id, target.folder)
+    except BaseException as exc:
+        if tmp_root is not None:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+        for folder in missing:  # the folders this call created, innermost first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):
+            raise RunFolderError(describe_os_error(exc, target.folder, "write")) from None
+        raise
+    shutil.rmtree(tmp_root, ignore_errors=True)
+    if target.in_store:
+        _ensure_namespace(target.dataset_id)
     return target.folder
 
 

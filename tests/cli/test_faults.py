@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -180,7 +181,68 @@ def _broken_isaaclab(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
     mp.setattr(builtins, "__import__", imp)
 
 
+def _store(case: Path, mp: pytest.MonkeyPatch) -> Path:
+    """The case's own Minari store (never ~/.minari)."""
+    mp.setenv("MINARI_DATASETS_PATH", str(case / "store"))
+    return case / "store"
+
+
+def _npz(case: Path, obs: np.ndarray | None = None, actions: np.ndarray | None = None) -> None:
+    """``{case}/d.npz``: MultiGoal-shaped demonstrations (obs 3, action 2), 6 rows, with the given arrays."""
+    obs = np.zeros((6, 3), np.float32) if obs is None else obs
+    actions = np.zeros((6, 2), np.float32) if actions is None else actions
+    np.savez(case / "d.npz", observations=obs, actions=actions, env_id=np.array("builtin:MultiGoal"))
+
+
+def _demos_ok(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _npz(case)
+
+
+def _demos_nan_obs(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    obs = np.zeros((6, 3), np.float32)
+    obs[3:, 1] = np.nan
+    _npz(case, obs=obs)
+
+
+def _demos_inf_actions(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    actions = np.zeros((6, 2), np.float32)
+    actions[2, 0] = -np.inf
+    _npz(case, actions=actions)
+
+
+def _demos_empty(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _npz(case, obs=np.zeros((0, 3), np.float32), actions=np.zeros((0, 2), np.float32))
+
+
+def _demos_truncated(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _npz(case, obs=np.ones((500, 3), np.float32), actions=np.ones((500, 2), np.float32) * 0.5)
+    data = (case / "d.npz").read_bytes()
+    (case / "d.npz").write_bytes(data[: len(data) // 2])
+
+
+def _demos_far_outside(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    actions = np.zeros((6, 2), np.float32)
+    actions[4] = [0.0, 30.0]  # bounds [-1, 1]: another unit
+    _npz(case, actions=actions)
+
+
+def _empty_store(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _store(case, mp)
+
+
+def _existing_dataset(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _store(case, mp)
+    code, out = invoke("collect", "--checkpoint", "scripted:MultiGoal", "--episodes", "2", "--out", "genpo/mg-v0")
+    assert code == 0, out
+
+
+def _store_and_deny_replace(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _store(case, mp)
+    _deny_replace(case, ckpt, mp)
+
+
 PM = ("--env", "builtin:PointMass", "--num-envs", "2", "--max-iterations", "1")
+MG = ("collect", "--checkpoint", "scripted:MultiGoal", "--episodes", "2")
 
 FAULTS = [
     # checkpoints
@@ -289,6 +351,97 @@ FAULTS = [
         2,
         "is a file, not a folder",
         _file_in_the_way,
+    ),
+    # demonstration datasets (genpo dataset reads them with genpo.data.load_demonstrations) and genpo collect
+    Fault(
+        "dataset-dims-differ",
+        ("dataset", "{case}/d.npz", "--env", "builtin:PointMass"),
+        2,
+        "{case}/d.npz has obs/action dims 3/2, builtin:PointMass 6/2",
+        _demos_ok,
+    ),
+    Fault(
+        "dataset-nan-obs",
+        ("dataset", "{case}/d.npz"),
+        2,
+        "observations contain NaN or inf, first at row 3",
+        _demos_nan_obs,
+    ),
+    Fault(
+        "dataset-inf-actions",
+        ("dataset", "{case}/d.npz"),
+        2,
+        "actions contain NaN or inf, first at row 2",
+        _demos_inf_actions,
+    ),
+    Fault("dataset-empty", ("dataset", "{case}/d.npz"), 2, "the dataset is empty", _demos_empty),
+    Fault("dataset-truncated", ("dataset", "{case}/d.npz"), 2, "(a truncated or damaged file?)", _demos_truncated),
+    Fault("dataset-missing-file", ("dataset", "{case}/nothing.npz"), 2, "no such file or folder"),
+    Fault(
+        "dataset-unknown-id",
+        ("dataset", "genpo/nothing-v0"),
+        2,
+        "no Minari dataset 'genpo/nothing-v0' in the local store {case}/store (MINARI_DATASETS_PATH)",
+        _empty_store,
+    ),
+    Fault(
+        "dataset-actions-far-outside-bounds",
+        ("dataset", "{case}/d.npz"),
+        2,
+        "action at row 4 [0.0, 30.0] lies more than one bound range outside builtin:MultiGoal's action bounds",
+        _demos_far_outside,
+    ),
+    Fault("collect-episodes-0", (*MG[:-1], "0", "--out", "genpo/x-v0"), 2, "episodes must be an integer", _empty_store),
+    Fault(
+        "collect-noise-negative",
+        (*MG, "--out", "genpo/x-v0", "--action-noise", "-1"),
+        2,
+        "action noise must be a finite number >= 0, got -1.0",
+        _empty_store,
+    ),
+    Fault("collect-bad-id", (*MG, "--out", "my data"), 2, "'my data' is not a valid Minari dataset id", _empty_store),
+    Fault(
+        "collect-out-exists",
+        (*MG, "--out", "genpo/mg-v0"),
+        2,
+        "already exists; datasets are never overwritten",
+        _existing_dataset,
+    ),
+    Fault(
+        "collect-unknown-demonstrator",
+        ("collect", "--checkpoint", "scripted:Hopper", "--episodes", "2", "--out", "genpo/x-v0"),
+        2,
+        "unknown scripted demonstrator 'Hopper'; choose one of: MultiGoal",
+        _empty_store,
+    ),
+    Fault(
+        "collect-scripted-stochastic",
+        (*MG, "--out", "genpo/x-v0", "--stochastic"),
+        2,
+        "--stochastic applies to trained policies",
+        _empty_store,
+    ),
+    Fault(
+        "collect-env-option-no-value",
+        (*MG, "--out", "genpo/x-v0", "--env-option", "num_goals"),
+        2,
+        "KEY=VALUE",
+        _empty_store,
+    ),
+    Fault(
+        "collect-env-option-unknown",
+        (*MG, "--out", "genpo/x-v0", "--env-option", "goals=3"),
+        2,
+        "unknown option(s) goals for builtin:MultiGoal",
+        _empty_store,
+    ),
+    Fault("collect-unwritable", (*MG, "--out", "genpo/x-v0"), 2, "permission denied", _store_and_deny_replace),
+    Fault(
+        "collect-nan-checkpoint",
+        ("collect", "--checkpoint", "{ckpt}", "--episodes", "2", "--out", "{case}/pm-v0"),
+        2,
+        "non-finite",
+        _nan,
     ),
     # environments
     Fault(
@@ -435,7 +588,7 @@ def test_fault_gives_a_clear_message_and_loses_nothing(
     code, out = invoke(*args)
     monkeypatch.undo()
     assert code == fault.code, out
-    assert fault.phrase in " ".join(out.split()), out  # rich wraps lines longer than the terminal
+    assert fault.phrase.format(case=tmp_path) in " ".join(out.split()), out  # rich wraps lines longer than the terminal
     assert "Traceback" not in out, out
     after = _snapshot(tmp_path)
     allowed = MAY_WRITE.get(fault.name)

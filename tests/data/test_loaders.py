@@ -188,11 +188,33 @@ def test_minari_arrays_match_minaris_own_reading(_store: Path) -> None:
     assert torch.allclose(d.rewards.double(), torch.from_numpy(np.concatenate([e.rewards for e in episodes])))
 
 
+def test_a_minari_data_file_points_to_its_folder(_store: Path) -> None:
+    _minari_dataset(_store, "test/pend-v0", [3, 2])
+    with pytest.raises(ConfigError, match="is a Minari data file; give its dataset folder"):
+        load_demonstrations(_store / "test" / "pend-v0" / "data" / "main_data.hdf5")
+
+
 def test_a_damaged_minari_dataset_is_refused(_store: Path) -> None:
     _minari_dataset(_store, "test/pend-v0", [3, 2])
     data = _store / "test" / "pend-v0" / "data" / "main_data.hdf5"
     data.write_bytes(data.read_bytes()[:200])
     with pytest.raises(ConfigError, match="a truncated or damaged dataset"):
+        load_demonstrations("test/pend-v0")
+
+
+def test_a_minari_episode_missing_its_last_observation_is_refused(_store: Path) -> None:
+    _minari_dataset(_store, "test/pend-v0", [3, 4])
+    with h5py.File(_store / "test" / "pend-v0" / "data" / "main_data.hdf5", "a") as f:
+        obs = f["episode_1/observations"][()]
+        del f["episode_1/observations"]
+        f["episode_1"].create_dataset("observations", data=obs[:-1])
+    with pytest.raises(ConfigError, match="episode 1 has 4 observations, 4 actions and 4 rewards"):
+        load_demonstrations("test/pend-v0")
+
+
+def test_an_empty_minari_dataset_is_refused(_store: Path) -> None:
+    _minari_dataset(_store, "test/pend-v0", [])
+    with pytest.raises(ConfigError, match="the dataset is empty"):
         load_demonstrations("test/pend-v0")
 
 
