@@ -311,6 +311,7 @@ def preset_overrides(task_id: str, kind: str = "paper") -> dict[str, dict[str, A
         activation=m["activation"],
     )
     out["algo"]["compress_coef"] = m["compression_coef"]
+    out["algo"]["compress_fraction"] = 1.0  # the authors' term runs on every sample of a minibatch
     out["algo"]["schedule"] = "adaptive"
     return out
 

@@ -205,7 +205,9 @@ def resolve_config(
         if init_layer is not None:
             cfg = TrainConfig.from_dict(init_layer, cfg)
         if checkpoint_config is not None:
-            cfg = TrainConfig.from_dict(checkpoint_config, cfg)
+            from genpo.training.config import with_legacy_values
+
+            cfg = TrainConfig.from_dict(with_legacy_values(checkpoint_config), cfg)
             check_architecture_kept({"the configuration": file_data, "the overrides": over}, checkpoint_config)
             check_task_kept({"the configuration": file_data, "the overrides": over}, checkpoint_config)
         cfg = TrainConfig.from_dict(file_data, cfg)

@@ -102,11 +102,12 @@ class AlgoConfig:
     """Coefficient of the entropy estimate -mean(log pi) (>= 0)."""
     compress_coef: float = 0.01
     """Compression loss coefficient (>= 0); doubled latents only (edict, reversible-*): others refuse other values."""
-    compress_fraction: float = 1.0
+    compress_fraction: float = 0.25
     """Share of each minibatch the compression loss is computed on, in (0, 1]: its first ``ceil(fraction * size)``
     samples, a uniform random subset because minibatches are random permutations of the rollout (an unbiased estimate
-    of the full term at ``fraction`` of its cost); 1 is the full minibatch. Doubled latents with ``compress_coef > 0``
-    only: elsewhere other values are refused."""
+    of the full term at a fraction of its cost); 1 is the full minibatch (the update before issue 15, and that of
+    checkpoints written without this field). 0.25 trained Hopper-v5 within the intervals of 1 (docs/results.md,
+    section 5a). Doubled latents with ``compress_coef > 0`` only: elsewhere other values are refused."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip (> 0)."""
     normalize_advantage: bool = True
@@ -117,6 +118,22 @@ class AlgoConfig:
     normalize_reward: bool = False
     """Scale rewards by the running std of the discounted return, clipped to [-10, 10] (CleanRL's
     ``NormalizeReward``); its statistics are saved with the run and restored on resume."""
+
+
+LEGACY_VALUES: dict[tuple[str, str], Any] = {("algo", "compress_fraction"): 1.0}
+"""Fields added after runs were saved, with the value those runs trained with (not today's default)."""
+
+
+def with_legacy_values(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved run's configuration with :data:`LEGACY_VALUES` filled in where it predates a field.
+
+    A resumed run continues with the settings it was trained with, whatever the defaults are now.
+    """
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in saved.items()}
+    for (section, name), value in LEGACY_VALUES.items():
+        if isinstance(out.get(section), dict) and name not in out[section]:
+            out[section][name] = value
+    return out
 
 
 @dataclass

@@ -348,13 +348,13 @@ FAULTS = [
     ),
     Fault(
         "compress-fraction-no-doubled-latent",
-        ("train", *PM, "--model", "gaussian", "--set", "compress_fraction=0.25"),
+        ("train", *PM, "--model", "gaussian", "--set", "compress_fraction=0.5"),
         2,
         "compression loss, which is off here (this policy has no doubled latent)",
     ),
     Fault(
         "compress-fraction-without-compression",
-        ("train", *PM, "--compress-coef", "0", "--set", "compress_fraction=0.25"),
+        ("train", *PM, "--compress-coef", "0", "--set", "compress_fraction=1"),
         2,
         "(algo.compress_coef is 0)",
     ),
