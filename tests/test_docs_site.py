@@ -57,8 +57,9 @@ def _parse(page: Path) -> _Refs:
 
 
 def test_strict_build_writes_every_page(site: Path) -> None:
-    for page in ("index", "tutorials/first-run", "tutorials/likelihood", "tutorials/flow-model", "finetune",
-                 "isaaclab", "architecture", "reference/cli", "reference/api", "configuration", "results"):
+    for page in ("index", "tutorials/first-run", "tutorials/likelihood", "tutorials/flow-model", "tutorials/finetune",
+                 "finetune", "isaaclab", "architecture", "reference/cli", "reference/api", "configuration",
+                 "reviewers", "results", "benchmarks"):
         assert (site / f"{page}.html").is_file(), page
     api = (site / "reference" / "api.html").read_text()
     for name in ("genpo.training.api.train", "genpo.training.api.load", "genpo.training.api.evaluate",
