@@ -93,7 +93,7 @@ def collect(
         [], "--plugin", help="Module to import first (the checkpoint's parts, a scripted demonstrator); repeatable."
     ),
 ) -> None:
-    """Record whole episodes of a policy as a Minari dataset (for genpo pretrain).
+    """Record whole episodes of a policy as a Minari dataset of demonstrations (docs/finetune.md).
 
     The dataset holds the raw observation of each step and the action the environment executed (clipped to its
     bounds), and records the environment (genpo's id and options, and Gymnasium's spec for gym tasks).

@@ -15,7 +15,7 @@ def dataset(
         None, "--env", "--task", help="Check it against this environment (default: the one it records, if any)."
     ),
 ) -> None:
-    """Check a demonstration dataset (as genpo pretrain reads it) and print its size, returns and environment.
+    """Check a demonstration dataset (read by genpo.data.load_demonstrations); print its size, returns, environment.
 
     genpo dataset genpo/hopper-medium-v0
 

@@ -277,7 +277,7 @@ def pretrain(
     from genpo.training.api import create_run_dir, nest_overrides, resolve_config
     from genpo.training.checkpoint import save_checkpoint
     from genpo.training.config import save_yaml
-    from genpo.training.files import atomic_files, ensure_folder
+    from genpo.training.files import ensure_folder
     from genpo.training.runner import make_run_dir, rng_state, seed_everything
 
     console = console or Console()
@@ -350,7 +350,7 @@ def pretrain(
     )
     save_yaml(cfg, run_dir / "params" / "config.yaml")
     record = {**dataclasses.asdict(pcfg), "dataset": demos.source, "objectives": [o for _, o in phases]}
-    _write_text(run_dir / "params" / "pretrain.yaml", _yaml(record), atomic_files)
+    _write_text(run_dir / "params" / "pretrain.yaml", _yaml(record))
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -397,7 +397,7 @@ def pretrain(
     )
     if pcfg.eval_episodes:
         metrics.update(_evaluate(ac, cfg, pcfg.eval_episodes))
-    _write_text(run_dir / "pretrain.json", json.dumps({"metrics": metrics, "history": history}, indent=1), atomic_files)
+    _write_text(run_dir / "pretrain.json", json.dumps({"metrics": metrics, "history": history}, indent=1))
     shown = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
     console.print(f"done: {pcfg.epochs} epochs; {shown}; checkpoint {ckpt}", highlight=False)
     return PretrainResult(run_dir, ckpt, metrics, history)
@@ -409,8 +409,9 @@ def _yaml(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def _write_text(path: Path, text: str, atomic_files: Any) -> None:
-    from genpo.training.files import ensure_folder
+def _write_text(path: Path, text: str) -> None:
+    """Writes a text file of the run folder atomically."""
+    from genpo.training.files import atomic_files, ensure_folder
 
     ensure_folder(path.parent, "folder")
     with atomic_files([path]) as (tmp,):

@@ -498,7 +498,7 @@ FAULTS = [
         _text_writer_fails("runs.csv", errno.ENOSPC),
     ),
     Fault("ablate-report-quota", ABLATE_TINY, 1, "abl/runs.csv': the disk quota is exceeded", _ablate_report_fails),
-    # demonstration datasets (genpo dataset reads them as genpo pretrain does) and genpo collect
+    # demonstration datasets (genpo dataset reads them with genpo.data.load_demonstrations) and genpo collect
     Fault(
         "dataset-dims-differ",
         ("dataset", "{case}/d.npz", "--env", "builtin:PointMass"),

@@ -202,6 +202,22 @@ def test_a_damaged_minari_dataset_is_refused(_store: Path) -> None:
         load_demonstrations("test/pend-v0")
 
 
+def test_a_minari_episode_missing_its_last_observation_is_refused(_store: Path) -> None:
+    _minari_dataset(_store, "test/pend-v0", [3, 4])
+    with h5py.File(_store / "test" / "pend-v0" / "data" / "main_data.hdf5", "a") as f:
+        obs = f["episode_1/observations"][()]
+        del f["episode_1/observations"]
+        f["episode_1"].create_dataset("observations", data=obs[:-1])
+    with pytest.raises(ConfigError, match="episode 1 has 4 observations, 4 actions and 4 rewards"):
+        load_demonstrations("test/pend-v0")
+
+
+def test_an_empty_minari_dataset_is_refused(_store: Path) -> None:
+    _minari_dataset(_store, "test/pend-v0", [])
+    with pytest.raises(ConfigError, match="the dataset is empty"):
+        load_demonstrations("test/pend-v0")
+
+
 def test_minari_genpo_keys_win_over_the_env_spec(_store: Path) -> None:
     _minari_dataset(_store, "test/pend-v0", [3])
     meta = _store / "test" / "pend-v0" / "data" / "metadata.json"

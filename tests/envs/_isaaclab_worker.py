@@ -175,7 +175,8 @@ SMALL_TERRAIN = {
 
 
 def train_and_resume(task: str, folder: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Two GenPO iterations with the task's ``paper`` preset, scaled down; then one more resumed from the run."""
+    """Two GenPO iterations with the task's ``paper`` preset, scaled down; then one more resumed from the run
+    (on resume, ``max_iterations`` counts the iterations to add)."""
     import io
     from pathlib import Path
 
@@ -201,7 +202,7 @@ def train_and_resume(task: str, folder: str, options: dict[str, Any]) -> dict[st
     saved = sorted(p.name for p in Path(first.run_dir).glob("model_*.pt"))
     cfg = first.config
     resumed = api.train(
-        checkpoint=str(first.run_dir), max_iterations=3, logdir=folder, console=Console(file=log, width=200)
+        checkpoint=str(first.run_dir), max_iterations=1, logdir=folder, console=Console(file=log, width=200)
     )
     return {
         "iterations": first.iterations,

@@ -166,3 +166,13 @@ def test_without_a_descriptions_folder_only_the_folder_free_stand_ins_are_built(
     status = robots.build_stand_ins(tmp_path, None)
     assert status["go2"].startswith("unavailable: no robot descriptions folder")
     assert status["dex-cube"] == "built"
+
+
+def test_robots_dir_without_the_local_asset_root_is_refused(tmp_path, monkeypatch):
+    from genpo.envs.isaaclab import launch
+
+    monkeypatch.setattr(launch, "isaaclab_generation", lambda: 3)
+    monkeypatch.setattr(launch.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.delenv("GENPO_ISAACLAB_LOCAL_ASSETS", raising=False)
+    with pytest.raises(ValueError, match=r"robots_dir=.* set local_assets=true"):
+        launch.make_isaaclab_env("Isaac-Velocity-Flat-H1", robots_dir=tmp_path, local_assets=False)

@@ -28,11 +28,15 @@ other way round (:data:`ISAACLAB2_TO_3`).
 
 Offline runs: ``local_assets=True`` (or ``GENPO_ISAACLAB_LOCAL_ASSETS=1``, or a folder path) builds a small
 asset root (:mod:`genpo.envs.isaaclab.asset_root`) and points ``ISAACSIM_ASSET_ROOT`` at it before isaaclab
-is imported.
+is imported. With a folder of public robot descriptions (``robots_dir``, or ``GENPO_ROBOTS_DIR``) it also
+holds stand-ins for the paper's robots (:mod:`genpo.envs.isaaclab.robots`).
 
 The package has one role per module: :mod:`~genpo.envs.isaaclab.tasks` (task ids of both generations),
 :mod:`~genpo.envs.isaaclab.assets` (local assets and what a task needs from disk),
-:mod:`~genpo.envs.isaaclab.asset_root` (the offline asset root builder), :mod:`~genpo.envs.isaaclab.adapter`
+:mod:`~genpo.envs.isaaclab.asset_root` (the offline asset root builder), :mod:`~genpo.envs.isaaclab.robots`
+(the stand-in robots: sources, cache), :mod:`~genpo.envs.isaaclab.robot_sources` (edits of MJCF/URDF
+descriptions), :mod:`~genpo.envs.isaaclab.usd_layout` (the USD layout IsaacLab expects),
+:mod:`~genpo.envs.isaaclab.adapter`
 (:class:`IsaacLabVecEnv`) and :mod:`~genpo.envs.isaaclab.launch` (:func:`make_isaaclab_env`).
 """
 

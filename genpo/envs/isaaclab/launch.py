@@ -234,6 +234,11 @@ def make_isaaclab_env(
         if generation != 3:
             raise ValueError("physics presets need IsaacLab 3.x; IsaacLab 2.x always runs PhysX")
         overrides.append(f"physics={physics}")
+    if robots_dir is not None and _local_assets_request(local_assets) is None:
+        raise ValueError(
+            f"robots_dir={os.fspath(robots_dir)!r} builds stand-in robots into the offline asset root, which is off: "
+            f"set local_assets=true (or {LOCAL_ASSETS_ENV}=1) too"
+        )
     if generation == 3:
         use_local_assets(local_assets, robots_dir)
     elif _local_assets_request(local_assets) is not None:
