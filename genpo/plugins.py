@@ -16,7 +16,8 @@ required methods) before any work starts; a failed import, a missing attribute o
 raises :class:`~genpo.errors.PluginError`.
 
 **Checkpoints never import on their own.** A checkpoint's configuration is data from disk: before one is
-rebuilt (``play``, ``export``, resume, :func:`genpo.load`), :func:`check_checkpoint_imports` lists every
+rebuilt (``play``, ``export``, resume, :func:`genpo.load <genpo.training.api.load>`),
+:func:`check_checkpoint_imports` lists every
 module its configuration would import (dotted parts, ``run.plugins``, a Gymnasium ``module:EnvId``) and
 refuses any that is neither named by the user in this process (the command line's options and
 ``--plugin``, a config file or overrides the user passed) nor the module of an installed
@@ -82,7 +83,7 @@ class Interface:
     factory_ok: bool = False
 
     def check(self, obj: Any, what: str) -> None:
-        """Raises :class:`PluginError` unless ``obj`` satisfies the interface."""
+        """Raises :class:`~genpo.errors.PluginError` unless ``obj`` satisfies the interface."""
         base = f"{self.base.__module__}.{self.base.__qualname__}"
         if not inspect.isclass(obj):
             if self.factory_ok and callable(obj):

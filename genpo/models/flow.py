@@ -112,7 +112,8 @@ class CFMFlowPolicy(FlowPolicy):
     The latent is ``[a | u | eps]``: the sampled action followed by the ``(tau, eps)`` draws of the CFM
     loss (see :mod:`genpo.inversion.cfm`). Generating maps the first ``d`` noise columns through the
     integrator and passes the draws through unchanged, so zero noise still gives the deterministic
-    action and export works as for any flow. :meth:`log_weight` is ``-L_CFM``; :meth:`log_prob` raises.
+    action and export works as for any flow. :meth:`log_weight` is ``-L_CFM``;
+    :meth:`~genpo.models.policy.Policy.log_prob` raises.
 
     Args:
         velocity: Network ``v(x, t, obs)``; must accept per-row times ``t`` of shape ``[B]`` (``mlp``
@@ -182,7 +183,8 @@ class CFMFlowPolicy(FlowPolicy):
 
 
 def flow_policy(velocity: VelocityNet, integrator: Integrator, estimator: LikelihoodEstimator) -> FlowPolicy:
-    """The flow policy class the estimator calls for: :class:`CFMFlowPolicy` for ``cfm``, else :class:`FlowPolicy`."""
+    """The flow policy class the estimator calls for: :class:`~genpo.models.flow.CFMFlowPolicy` for ``cfm``,
+    else :class:`FlowPolicy`."""
     if isinstance(estimator, CFMRatio):
         return CFMFlowPolicy(velocity, integrator, estimator)
     return FlowPolicy(velocity, integrator, estimator)

@@ -8,8 +8,8 @@ same configuration precedence, resume rules, checkpoint lookup and run folders a
     >>> ac, cfg = genpo.load(result.run_dir)  # doctest: +SKIP
 
 Precedence: dataclass defaults < preset < the resumed checkpoint's configuration < ``config``
-(a YAML path, a nested dict or a :class:`TrainConfig`) < keyword overrides. Every fault a user can
-cause raises a :class:`~genpo.errors.GenpoError` naming configuration fields, before any work starts.
+(a YAML path, a nested dict or a :class:`~genpo.training.config.TrainConfig`) < keyword overrides. Every fault
+a user can cause raises a :class:`~genpo.errors.GenpoError` naming configuration fields, before any work starts.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def resolve_config(
     (``init_layer``, see :func:`genpo.training.init.init_layer`) where the preset would be.
 
     Args:
-        config: A YAML path, a nested dict or a :class:`TrainConfig`.
+        config: A YAML path, a nested dict or a :class:`~genpo.training.config.TrainConfig`.
         overrides: Keyword overrides (see :func:`nest_overrides`).
         preset: A recipe of :mod:`genpo.training.presets` (``mujoco-ppo``, any task) or a task preset
             (``paper`` for the GenPO paper's IsaacLab tasks).
@@ -261,7 +261,7 @@ def prepare(
     """Resolves and validates a run (and loads the checkpoint it resumes from); starts nothing.
 
     Args:
-        config: A YAML path, a nested dict or a :class:`TrainConfig`.
+        config: A YAML path, a nested dict or a :class:`~genpo.training.config.TrainConfig`.
         preset: A task preset name.
         resume: Resume from the newest checkpoint of ``env.id`` under ``run.logdir``.
         checkpoint: Resume from this checkpoint file, run folder or ``latest``.
@@ -360,7 +360,7 @@ def train(
     """Trains a policy exactly as ``genpo train`` does.
 
     Args:
-        config: A YAML path, a nested dict or a :class:`TrainConfig` (None: defaults).
+        config: A YAML path, a nested dict or a :class:`~genpo.training.config.TrainConfig` (None: defaults).
         preset: A task preset name (e.g. ``paper``).
         resume: Resume from the newest checkpoint of ``env.id`` under ``run.logdir``.
         checkpoint: Resume from this checkpoint file, run folder or ``latest``.
@@ -370,7 +370,8 @@ def train(
             ``policy={"hidden": [64, 64]}``, ``**{"algo.gamma": 0.98}``.
 
     Returns:
-        The :class:`TrainResult` (``run_dir`` is where ``params/config.yaml`` and checkpoints are).
+        The :class:`~genpo.training.runner.TrainResult` (``run_dir`` is where ``params/config.yaml`` and
+        checkpoints are).
 
     Raises:
         ConfigError: Invalid input, before any work or folder.

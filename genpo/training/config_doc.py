@@ -1,4 +1,5 @@
-"""Renders the configuration reference (docs/configuration.md) from the dataclasses' field docstrings."""
+"""Renders the configuration reference (docs/configuration.md) from the dataclasses' own declarations: each
+field's name, annotated type, default and attribute docstring (which states its allowed range)."""
 
 from __future__ import annotations
 
@@ -42,15 +43,18 @@ def render() -> str:
         "Precedence: defaults < `--preset` < the resumed checkpoint's configuration < `--config` < explicit options",
         "(`--set` and the named flags; one field given by both is refused).",
         "The resolved configuration of a run is written to `<run folder>/params/config.yaml`.",
-        "This page is generated from `genpo/training/config.py` by `python -m genpo.training.config_doc`.",
+        "This page is generated from `genpo/training/config.py` by `python -m genpo.training.config_doc`",
+        "(the documentation build and `tests/training/test_config.py` refuse a stale copy).",
         "",
     ]
     for name, cls in SECTIONS.items():
         docs = field_docs(cls)
-        lines += [f"## `{name}` — {inspect.getdoc(cls)}", "", "| field | default | meaning |", "|---|---|---|"]
+        lines += [f"## `{name}` — {inspect.getdoc(cls)}", ""]
+        lines += ["| field | type | default | meaning |", "|---|---|---|---|"]
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            lines.append(f"| `{f.name}` | `{default!r}` | {docs.get(f.name, '')} |")
+            kind = str(f.type).replace("|", "\\|")
+            lines.append(f"| `{f.name}` | `{kind}` | `{default!r}` | {docs.get(f.name, '')} |")
         lines.append("")
     return "\n".join(lines)
 

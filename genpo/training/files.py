@@ -259,7 +259,7 @@ def exists(path: str | Path) -> bool:
 
 
 def ensure_folder(path: str | Path, what: str = "folder", create: bool = True) -> Path:
-    """Creates folder ``path`` (and parents) or raises :class:`RunFolderError` naming it and why not.
+    """Creates folder ``path`` (and parents) or raises :class:`~genpo.errors.RunFolderError` naming it and why not.
 
     Args:
         path: The folder.
