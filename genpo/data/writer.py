@@ -94,7 +94,7 @@ def resolve_target(out: str | Path) -> DatasetTarget:
         in_store = True
     try:
         parse_dataset_id(dataset_id)
-    except ValueError:
+    except (ValueError, TypeError):  # minari's parser raises TypeError for a name without -vN
         raise ConfigError(
             f"{dataset_id!r} is not a valid Minari dataset id: use [namespace/]name-vN with letters, digits, - and _ "
             "(e.g. genpo/hopper-medium-v0)",

@@ -139,6 +139,8 @@ def test_a_gym_task_records_its_spec_for_recover_environment(store: Path, monkey
         ({"stochastic": True}, "--stochastic applies to trained policies"),
         ({"checkpoint": "scripted:Nope"}, "unknown scripted demonstrator 'Nope'; choose one of: MultiGoal"),
         ({"out": "bad id!"}, "is not a valid Minari dataset id"),
+        ({"out": "genpo/demos"}, "'genpo/demos' is not a valid Minari dataset id"),
+        ({"out": "/tmp/no-version/demos"}, "'demos' is not a valid Minari dataset id"),
         ({"seed": -1}, "seed must be"),
     ],
 )
