@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from genpo.errors import GenpoError
@@ -19,7 +20,8 @@ from genpo.training.files import disk_error
 
 def report(exc: GenpoError, console: Console | None = None) -> typer.Exit:
     """Prints ``exc`` as a one-line error and returns the exit to raise."""
-    (console or Console()).print(f"[bold red]{exc.label}:[/] {exc}", highlight=False, soft_wrap=True)
+    # escape: a message's own brackets (pip install 'genpo[wandb]') are text, not rich markup
+    (console or Console()).print(f"[bold red]{exc.label}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 

@@ -18,6 +18,7 @@ def registries() -> dict[str, object]:
     from genpo.data.scripted import DEMONSTRATORS
     from genpo.envs import ENV_BACKENDS
     from genpo.inversion import INTEGRATORS, LIKELIHOODS
+    from genpo.loggers import LOGGERS
     from genpo.models import MODELS, VELOCITIES
     from genpo.workbench.runner import LAUNCHERS
 
@@ -27,6 +28,7 @@ def registries() -> dict[str, object]:
         "integrators (--integrator)": INTEGRATORS,
         "likelihood estimators (--likelihood)": LIKELIHOODS,
         "environment backends (--env PREFIX:ID)": ENV_BACKENDS,
+        "run loggers (--logger)": LOGGERS,
         "ablation launchers (genpo ablate --launcher)": LAUNCHERS,
         "scripted demonstrators (genpo collect --checkpoint scripted:NAME)": DEMONSTRATORS,
     }
@@ -36,7 +38,7 @@ def registries() -> dict[str, object]:
 def list_parts(
     plugin: list[str] = typer.Option([], "--plugin", help="Import this module first (repeatable)."),
 ) -> None:
-    """List models, velocity networks, integrators, likelihood estimators, environment backends and demonstrators."""
+    """List models, velocity networks, integrators, likelihood estimators, environment backends, loggers and more."""
     from genpo.plugins import import_plugins
 
     console = Console()

@@ -47,6 +47,7 @@ OPTION_FIELDS: dict[str, tuple[str, str]] = {
     "run_name": ("run", "run_name"),
     "logdir": ("run", "logdir"),
     "plugin": ("run", "plugins"),
+    "logger": ("run", "logger"),
     "init": ("run", "init"),
 }
 
@@ -127,6 +128,7 @@ def train(
     run_name: str | None = field_option("run_name", "--run-name", "--run_name", panel=RUN_PANEL),
     logdir: str | None = field_option("logdir", "--logdir", panel=RUN_PANEL),
     plugin: list[str] | None = field_option("plugin", "--plugin", panel=RUN_PANEL),
+    logger: list[str] | None = field_option("logger", "--logger", panel=RUN_PANEL),
     set_: list[str] = typer.Option(
         [],
         "--set",
@@ -203,6 +205,7 @@ def train(
         run_name=run_name,
         logdir=logdir,
         plugin=plugin or None,
+        logger=logger or None,
         init=init,
     )
     if resume and checkpoint is not None:

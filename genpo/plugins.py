@@ -1,12 +1,12 @@
 """User parts without forking genpo: dotted paths (``pkg.mod:Attr``) and ``genpo.plugins`` entry points.
 
 Wherever a part is named (``policy.velocity``, ``policy.integrator``, ``policy.likelihood``,
-``policy.model``, the backend of ``env.id``) a registry accepts, besides its built-in names:
+``policy.model``, the backend of ``env.id``, each ``run.logger``) a registry accepts, besides its built-in names:
 
 * a **dotted path** ``pkg.mod:Attr`` (``Attr`` may be ``Outer.Inner``): the module is imported with
   :func:`importlib.import_module` and the attribute looked up with ``getattr``; nothing is evaluated;
 * a name an installed distribution registers as an **entry point** in group ``genpo.plugins``, spelled
-  ``<kind>.<name>`` (kinds: ``model``, ``velocity``, ``integrator``, ``likelihood``, ``env``)::
+  ``<kind>.<name>`` (kinds: ``model``, ``velocity``, ``integrator``, ``likelihood``, ``env``, ``logger``)::
 
       [project.entry-points."genpo.plugins"]
       "velocity.film" = "mypkg.nets:FiLMVelocity"
@@ -37,7 +37,7 @@ from typing import Any
 from genpo.errors import PluginError
 
 GROUP = "genpo.plugins"
-KINDS = ("model", "velocity", "integrator", "likelihood", "env")
+KINDS = ("model", "velocity", "integrator", "likelihood", "env", "logger")
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -181,6 +181,11 @@ def imports_of(config: dict[str, Any]) -> dict[str, str]:
         out.setdefault(module, f"env.id={env_id!r}")
     for module in (config.get("run") or {}).get("plugins") or []:
         out.setdefault(str(module), f"run.plugins entry {module!r}")
+    loggers = (config.get("run") or {}).get("logger") or []
+    for spec in [loggers] if isinstance(loggers, str) else loggers:
+        for name in str(spec).split(","):
+            if is_dotted(name.strip()):
+                out.setdefault(name.strip().partition(":")[0], f"run.logger entry {name.strip()!r}")
     return out
 
 

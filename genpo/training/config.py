@@ -155,7 +155,12 @@ class RunConfig:
     save_interval: int = 50
     """Write ``model_<it>.pt`` every this many iterations (and at the end; >= 1)."""
     log_interval: int = 1
-    """Write TensorBoard scalars every this many iterations (>= 1)."""
+    """Write scalars to the loggers every this many iterations (>= 1)."""
+    logger: list[str] = field(default_factory=lambda: ["tensorboard"])
+    """Where scalars go (``--logger``): any of ``tensorboard``, ``wandb``, ``trackio`` or a user writer
+    ``pkg.mod:Class``; several at once (a list, or names separated by commas; ``[]``: none). Rank 0 logs.
+
+    ``wandb`` and ``trackio`` need their extra (``pip install 'genpo[wandb]'``); docs/loggers.md."""
     threads: int = 1
     """torch threads of the PPO update (0: torch's default, one per core); rollouts always use one.
 
@@ -385,6 +390,7 @@ def check_run_name(name: Any, what: str = "run.run_name") -> str:
 def validate(cfg: TrainConfig) -> None:
     """See :meth:`TrainConfig.validate`."""
     from genpo.envs import DOTTED, load_env_factory, parse_env_id
+    from genpo.loggers import check_loggers
     from genpo.models.velocity import ACTIVATIONS
     from genpo.plugins import import_plugins
 
@@ -480,6 +486,7 @@ def validate(cfg: TrainConfig) -> None:
             r.total_steps,
             f"an integer in [1, {MAX_TOTAL_STEPS}]",
         )
+    check_loggers(r.logger)
     check_seed(r.seed)
     check_device(r.device)
     check_run_name(r.run_name)

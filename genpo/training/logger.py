@@ -1,10 +1,12 @@
-"""Run output: scalars to sinks (TensorBoard), a live rich progress bar on terminals, plain lines elsewhere.
+"""Run output: scalars to the run's writers, a live rich progress bar on terminals, plain lines elsewhere.
 
-Scalars go to :class:`ScalarSink` objects. Each sink writes in the calling thread, and :meth:`RunLogger.check`
-makes every sink flush once per iteration: a sink that cannot write (a full disk, a removed run folder, a
-tracker that fails) raises there, as one :class:`~genpo.errors.GenpoError`, so the trainer can save and
-stop at the end of that iteration. No writer runs in a background thread whose failure would print a
-traceback or be noticed only later (TensorBoard's own ``SummaryWriter`` does both).
+Scalars go to :class:`ScalarSink` objects: the writers ``run.logger`` names (:mod:`genpo.loggers`;
+TensorBoard by default). Each is called in the calling thread, and :meth:`RunLogger.check` makes every
+sink flush once per iteration: a sink that cannot write (a full disk, a removed run folder, a tracker that
+fails) raises there, as one :class:`~genpo.errors.GenpoError`, so the trainer can save and stop at the end
+of that iteration. The TensorBoard writer runs no background thread whose failure would print a traceback
+or be noticed only later (TensorBoard's own ``SummaryWriter`` does both); the W&B and trackio clients do
+run their own, and report their failures themselves (docs/loggers.md).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -101,12 +104,14 @@ class RunLogger:
     """Writes scalars and shows progress; a no-op writer on non-zero ranks.
 
     Args:
-        run_dir: Run folder (TensorBoard events go here); ``None`` disables files.
+        run_dir: Run folder (TensorBoard events go here); ``None`` disables the writers.
         total_iterations: Iterations planned in this invocation.
         start_iteration: Iteration the run resumes from.
         console: Where to print; a terminal gets a live progress bar.
         enabled: False on non-zero ranks.
         print_every: Seconds between plain lines when output is not a terminal.
+        loggers: The writers to open (``run.logger``: names of :data:`genpo.loggers.LOGGERS`).
+        config: The run's configuration, handed to writers that take it (:meth:`Writer.config`).
     """
 
     def __init__(
@@ -117,13 +122,15 @@ class RunLogger:
         console: Console | None = None,
         enabled: bool = True,
         print_every: float = 10.0,
+        loggers: Sequence[str] = ("tensorboard",),
+        config: dict[str, Any] | None = None,
     ) -> None:
         self.enabled = enabled
         self.console = console or Console(stderr=False)
         self.sinks: list[ScalarSink] = []
         self._write_failures: dict[int, Exception] = {}  # id(sink) -> what its write raised
         if enabled and run_dir is not None:
-            self.add_sink(lambda: TensorBoardSink(run_dir), "TensorBoard", Path(run_dir) / "events.out.tfevents.*")
+            self.open_writers(loggers, Path(run_dir), config or {})
         self.total, self.start = total_iterations, start_iteration
         self.print_every = print_every
         self.t0 = self.last_print = time.perf_counter()
@@ -146,6 +153,50 @@ class RunLogger:
             self.sinks.append(make())
         except Exception as exc:
             raise self._failure(exc, name, path) from None
+
+    def open_writers(self, loggers: Sequence[str], run_dir: Path, config: dict[str, Any]) -> None:
+        """Opens each writer ``loggers`` names (:mod:`genpo.loggers`) on ``run_dir`` and hands it the config.
+
+        Writers open in the order named; one that cannot be created raises as :meth:`check` would (the
+        writers opened before it are closed by :meth:`close`).
+        """
+        from genpo.loggers import LOGGERS, RunInfo, logger_names
+        from genpo.loggers.git_state import git_state
+
+        run = RunInfo(run_dir, run_dir.name)
+        for name in logger_names(loggers):
+            cls = LOGGERS.get(name)
+            where = run_dir / cls.files if cls.files else None
+            self.add_sink(lambda cls=cls: cls(run), cls.name or name, where)
+        self._hook("config", config)
+        if any(self._handles(sink, "git") for sink in self.sinks):
+            state = git_state()
+            if state is not None:
+                self._hook("git", state)
+
+    @staticmethod
+    def _handles(sink: ScalarSink, hook: str) -> bool:
+        from genpo.loggers import Writer
+
+        return isinstance(sink, Writer) and sink.handles(hook)
+
+    def _hook(self, hook: str, *args: Any) -> None:
+        """Calls the optional hook on every writer that implements it (failures surface in :meth:`check`)."""
+        for sink in self.sinks:
+            if id(sink) in self._write_failures or not self._handles(sink, hook):
+                continue
+            try:
+                getattr(sink, hook)(*args)
+            except Exception as exc:
+                self._write_failures[id(sink)] = exc
+
+    def episodes(self, returns: Sequence[float], lengths: Sequence[float], step: int) -> None:
+        """Hands the episodes that ended (returns, lengths) at env step ``step`` to writers that take them."""
+        self._hook("episodes", list(returns), list(lengths), step)
+
+    def video(self, path: Path, step: int) -> None:
+        """Hands a recorded video file of env step ``step`` to writers that take videos."""
+        self._hook("video", Path(path), step)
 
     @staticmethod
     def _failure(exc: Exception, name: str, path: Path | None) -> GenpoError:

@@ -449,7 +449,13 @@ class Trainer:
         if run_dir is not None and self.dist.is_main:
             save_yaml(self.cfg, run_dir / "params" / "config.yaml")
         logger = RunLogger(
-            run_dir if self.dist.is_main else None, n_iter, self.iteration, self.console, enabled=self.dist.is_main
+            run_dir if self.dist.is_main else None,
+            n_iter,
+            self.iteration,
+            self.console,
+            enabled=self.dist.is_main,
+            loggers=self.cfg.run.logger,
+            config=self.cfg.to_dict(),
         )
         storage = self._make_storage()
         progress = Progress()
@@ -654,7 +660,7 @@ class Trainer:
     def _log(
         self, logger: RunLogger, progress: Progress, stats: dict[str, float], rollout: RolloutInfo, done_iters: int
     ) -> None:
-        """TensorBoard scalars every ``log_interval`` iterations; the progress line every iteration."""
+        """Scalars to the loggers every ``log_interval`` iterations; the progress line every iteration."""
         sps, t_rollout, t_update = progress.last_sps, progress.rollout_times[-1], progress.update_times[-1]
         if self.dist.is_main and done_iters % self.cfg.run.log_interval == 0:
             scalars = dict(stats)
@@ -665,6 +671,8 @@ class Trainer:
             scalars["inversion/roundtrip_error"] = self.roundtrip_error(rollout.last_obs_n)
             scalars.update({f"env/{k}": v for k, v in rollout.env_logs().items()})
             logger.scalars(scalars, self.global_step)
+            if rollout.returns:
+                logger.episodes(rollout.returns, rollout.lengths, self.global_step)
         extra = {"kl": stats["losses/sample_kl"], "lr": stats["charts/learning_rate"]}
         logger.iteration(self.iteration, done_iters, sps, progress.mean_return(), extra)
 

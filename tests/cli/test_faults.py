@@ -241,6 +241,8 @@ def _ablate_report_fails(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None
 PM = ("--env", "builtin:PointMass", "--num-envs", "2", "--max-iterations", "1")
 ABLATE_TINY = ("ablate", "--env", "builtin:PointMass", "--seeds", "1", "--total-steps", "8", "--num-envs", "2")
 ABLATE_TINY += ("--config", "{case}/tiny.yaml", "--episodes", "1", "--jobs", "1", "--out", "{case}/abl")
+
+
 def _store(case: Path, mp: pytest.MonkeyPatch) -> Path:
     """The case's own Minari store (never ~/.minari)."""
     mp.setenv("MINARI_DATASETS_PATH", str(case / "store"))
@@ -707,6 +709,57 @@ FAULTS += [
     Fault("pretrain-epochs-0", (*PRE, "--epochs", "0"), 2, "pretrain.epochs must be an integer", _demos),
     Fault("pretrain-set-unknown", (*PRE, "--set", "pretrain.epoch=3"), 2, "unknown pretrain field(s) epoch", _demos),
     Fault("pretrain-missing-dataset", ("pretrain", "--dataset", "{case}/none.npz"), 2, "none.npz"),
+]
+
+
+def _no_package(name: str) -> Callable[[Path, Path, pytest.MonkeyPatch], None]:
+    """A setup under which ``import name`` fails as if the package were not installed."""
+
+    def setup(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+        import sys
+
+        mp.setitem(sys.modules, name, None)  # None in sys.modules: import raises ImportError
+
+    return setup
+
+
+# run.logger (issue 19): names and packages are checked before any work starts
+LOG = ("train", *PM, "--logdir", "{case}/logs")
+FAULTS += [
+    Fault(
+        "train-logger-unknown",
+        (*LOG, "--logger", "tensorbord"),
+        2,
+        "run.logger: unknown logger 'tensorbord'; choose one of: tensorboard, wandb, trackio or a dotted path "
+        "pkg.module:Name (option --logger)",
+    ),
+    Fault(
+        "train-logger-wandb-missing",
+        (*LOG, "--logger", "tensorboard,wandb"),
+        2,
+        "run.logger 'wandb' needs the wandb package, which cannot be imported",
+        _no_package("wandb"),
+    ),
+    Fault(
+        "train-logger-trackio-missing",
+        (*LOG, "--logger", "trackio"),
+        2,
+        "pip install 'genpo[trackio]'",
+        _no_package("trackio"),
+    ),
+    Fault(
+        "train-logger-twice",
+        (*LOG, "--logger", "wandb,tensorboard", "--logger", "wandb"),
+        2,
+        "names wandb more than once",
+    ),
+    Fault(
+        "train-logger-not-a-writer",
+        (*LOG, "--logger", "genpo.errors:ConfigError"),
+        2,
+        "does not derive from genpo.loggers.base.Writer",
+    ),
+    Fault("train-logger-not-a-list", (*LOG, "--set", "run.logger=3"), 2, "run.logger must be a list of logger names"),
 ]
 if not torch.cuda.is_available():  # on a CUDA machine these commands are valid
     FAULTS += [

@@ -1,0 +1,60 @@
+"""``run.logger: trackio``: Hugging Face trackio, a local SQLite database (``pip install 'genpo[trackio]'``).
+
+The database is ``$TRACKIO_DIR/<project>.db`` (``TRACKIO_DIR`` default: ``~/.cache/huggingface/trackio``;
+trackio reads it when first imported); the project is ``TRACKIO_PROJECT`` or ``genpo``. genpo starts no
+server and no dashboard: ``trackio show --project genpo`` does, when you want one. Setting
+``TRACKIO_SPACE_ID`` or ``TRACKIO_SERVER_URL`` makes trackio send the run there instead (its own rules).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from genpo.loggers.base import RunInfo, Writer
+
+
+class TrackioWriter(Writer):
+    """trackio run: scalars, the configuration and episode-return histograms.
+
+    trackio batches records in a background thread and writes them to SQLite; ``close`` waits for it. A
+    write that fails there (a full disk) is reported by trackio as a warning, not to genpo, so it does not
+    stop the run.
+    """
+
+    name = "trackio"
+    requires = ("trackio",)
+    extra = "trackio"
+
+    def __init__(self, run: RunInfo) -> None:
+        import trackio
+
+        with contextlib.redirect_stdout(io.StringIO()):  # its banner and dashboard hints, not genpo's output
+            self._run = trackio.init(
+                project=os.environ.get("TRACKIO_PROJECT") or "genpo",
+                name=run.name,
+                embed=False,
+                auto_log_gpu=False,
+                auto_log_cpu=False,
+            )
+
+    def write(self, values: dict[str, float], step: int) -> None:
+        self._run.log(dict(values), step=int(step))
+
+    def config(self, values: dict[str, Any]) -> None:
+        self._run.config.update(values)  # stored with the first record
+
+    def episodes(self, returns: Sequence[float], lengths: Sequence[float], step: int) -> None:
+        import trackio
+
+        self._run.log(
+            {"episodes/return": trackio.Histogram(list(returns)), "episodes/length": trackio.Histogram(list(lengths))},
+            step=int(step),
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+            self._run.finish()
