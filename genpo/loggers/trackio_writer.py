@@ -56,5 +56,10 @@ class TrackioWriter(Writer):
         )
 
     def close(self) -> None:
+        import trackio
+
         with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
-            self._run.finish()
+            if trackio.context_vars.current_run.get() is self._run:
+                trackio.finish()  # also clears trackio's current run, so its exit hook does not finish it again
+            else:
+                self._run.finish()
