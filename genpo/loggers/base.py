@@ -23,6 +23,31 @@ from genpo.errors import ConfigError
 
 HOOKS = ("config", "episodes", "video", "git")
 
+MIN_FREE_BYTES = 1 << 20
+"""Free space a tracker's folder must keep (:func:`check_tracker_space`): an iteration's records are a few KB."""
+
+
+def check_tracker_space(folder: Path, name: str, setting: str) -> None:
+    """Raises ``DiskError`` when ``folder``'s file system has less than :data:`MIN_FREE_BYTES` free.
+
+    W&B and trackio write from their own process or thread and only log their write failures (a full disk
+    loses records with no error in the run), so their writers call this from :meth:`Writer.flush`: the run
+    then saves a checkpoint and stops, as for TensorBoard's full disk.
+
+    Args:
+        folder: Where the tracker writes.
+        name: The tracker ("W&B"), for the message.
+        setting: The environment variable that moves its folder (``WANDB_DIR``), for the message.
+    """
+    from genpo.training.files import check_free_space, format_bytes
+
+    need = format_bytes(MIN_FREE_BYTES)
+    check_free_space(
+        folder,
+        MIN_FREE_BYTES,
+        f"{name} writes its records here every iteration and keeps {need} free; {setting} moves them",
+    )
+
 
 @dataclass(frozen=True)
 class RunInfo:

@@ -12,17 +12,18 @@ import contextlib
 import io
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from genpo.loggers.base import RunInfo, Writer
+from genpo.loggers.base import RunInfo, Writer, check_tracker_space
 
 
 class TrackioWriter(Writer):
     """trackio run: scalars, the configuration and episode-return histograms.
 
     trackio batches records in a background thread and writes them to SQLite; ``close`` waits for it. A
-    write that fails there (a full disk) is reported by trackio as a warning, not to genpo, so it does not
-    stop the run.
+    write that fails there (a full disk) is only a warning of trackio's, so :meth:`flush` checks the free
+    space of the database's folder each iteration and stops the run (after saving) when it is nearly full.
     """
 
     name = "trackio"
@@ -40,6 +41,10 @@ class TrackioWriter(Writer):
                 auto_log_gpu=False,
                 auto_log_cpu=False,
             )
+        self.path = Path(trackio.utils.TRACKIO_DIR)  # the folder of the project's database
+
+    def flush(self) -> None:
+        check_tracker_space(self.path, "trackio", "TRACKIO_DIR")
 
     def write(self, values: dict[str, float], step: int) -> None:
         self._run.log(dict(values), step=int(step))

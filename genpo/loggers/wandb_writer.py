@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from genpo.loggers.base import RunInfo, Writer
+from genpo.loggers.base import RunInfo, Writer, check_tracker_space
 
 
 class WandbWriter(Writer):
     """Weights & Biases run: scalars, the configuration, episode-return histograms and videos.
 
     ``wandb.log`` hands each record to wandb's own service process, which writes the transaction log
-    (``run-<id>.wandb``) and uploads it; a failure there (a full disk, a lost connection) is reported by
-    wandb in its own logs and does not stop the run. wandb records the git state itself.
+    (``run-<id>.wandb``) and uploads it. A write that fails there is only logged by wandb (its
+    ``logs/debug-internal.log``), so :meth:`flush` checks the free space of the run's folder each iteration
+    and stops the run (after saving) when it is nearly full. wandb records the git state itself.
     """
 
     name = "W&B"
@@ -41,6 +42,10 @@ class WandbWriter(Writer):
             # genpo prints its own progress; wandb capturing the terminal would wrap it.
             settings=wandb.Settings(console="off"),
         )
+        self.path = Path(self._run.dir).parent  # offline-run-<time>-<id>/ (or run-...): its records and files
+
+    def flush(self) -> None:
+        check_tracker_space(self.path, "W&B", "WANDB_DIR")
 
     def write(self, values: dict[str, float], step: int) -> None:
         self._run.log(dict(values), step=int(step))

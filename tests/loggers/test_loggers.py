@@ -390,3 +390,52 @@ def test_a_missing_package_is_named_with_its_extra(monkeypatch: pytest.MonkeyPat
 def test_a_checkpoint_naming_a_user_writer_imports_it_only_when_named() -> None:
     config = {"run": {"logger": ["tensorboard,rec_writer:Recorder"], "plugins": []}}
     assert imports_of(config) == {"rec_writer": "run.logger entry 'rec_writer:Recorder'"}
+
+
+# -- disk faults (issue 20): a tracker's nearly full disk stops the run after saving --------------------
+def test_wandb_on_a_nearly_full_disk_stops_the_run_after_saving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import genpo.training.files as files
+
+    for key in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(key)
+    for key, value in _offline_env(tmp_path, tmp_path).items():
+        if key.startswith("WANDB_"):
+            monkeypatch.setenv(key, value)
+    (tmp_path / "wandb-dir").mkdir()
+    real = files.free_bytes
+    monkeypatch.setattr(files, "free_bytes", lambda f: 4096 if "wandb-dir" in str(f) else real(f))
+    args = (*TRAIN, "--config", str(_config(tmp_path)), "--logdir", str(tmp_path / "logs"), "--logger", "wandb")
+    res = CliRunner().invoke(app, list(args), env={"COLUMNS": "400"})
+    out = " ".join(res.output.split())
+    run = _run_dir(tmp_path / "logs")
+    assert res.exit_code == 1 and "Traceback" not in out, out
+    assert f"cannot start writing into '{tmp_path}/wandb-dir/wandb/offline-run-" in out
+    assert "only 4.1 kB free on its file system" in out and "WANDB_DIR moves them" in out
+    assert f"stopped after iteration 1: iteration 1 is saved in {run}/model_1.pt" in out
+
+
+def test_trackio_on_a_real_full_disk_stops_the_run_after_saving(tmp_path: Path) -> None:
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a real full disk needs root and mount(8) for a small tmpfs; the wandb case injects it")
+    small = tmp_path / "trackio-dir"
+    small.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=524288", "tmpfs", str(small)], capture_output=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.decode().strip()}); the wandb case injects it")
+    try:
+        args = (*TRAIN, "--config", str(_config(tmp_path)), "--logdir", str(tmp_path / "logs"), "--logger", "trackio")
+        env = {**_offline_env(tmp_path, tmp_path), "COLUMNS": "400"}
+        out = subprocess.run(
+            [sys.executable, "-m", "genpo", *args], env=env, capture_output=True, text=True, timeout=300
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)
+    text = " ".join((out.stdout + out.stderr).split())
+    run = _run_dir(tmp_path / "logs")
+    assert out.returncode == 1 and "Traceback" not in text, text
+    assert f"cannot start writing into '{small}': only" in text and "TRACKIO_DIR moves them" in text
+    assert f"stopped after iteration 1: iteration 1 is saved in {run}/model_1.pt" in text
