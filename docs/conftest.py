@@ -33,10 +33,11 @@ def _registries() -> list[Any]:
     from genpo.data.scripted import DEMONSTRATORS
     from genpo.envs import ENV_BACKENDS
     from genpo.inversion import INTEGRATORS, LIKELIHOODS
+    from genpo.loggers import LOGGERS
     from genpo.models import MODELS, VELOCITIES
     from genpo.workbench.runner import LAUNCHERS
 
-    return [MODELS, VELOCITIES, INTEGRATORS, LIKELIHOODS, ENV_BACKENDS, LAUNCHERS, DEMONSTRATORS]
+    return [MODELS, VELOCITIES, INTEGRATORS, LIKELIHOODS, ENV_BACKENDS, LAUNCHERS, DEMONSTRATORS, LOGGERS]
 
 
 def _setup(namespace: dict[str, Any], files: tuple[Path, ...] = ()) -> None:

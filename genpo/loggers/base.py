@@ -2,7 +2,7 @@
 
 A writer is a class deriving from :class:`Writer`, built once per run on rank 0 as ``cls(run)`` with a
 :class:`RunInfo`. Only :meth:`Writer.write` (scalars) is required. The other hooks have no-op defaults;
-:class:`~genpo.training.logger.RunLogger` calls a hook only on writers whose class overrides it
+``genpo.training.logger.RunLogger`` calls a hook only on writers whose class overrides it
 (:meth:`Writer.handles`), so a writer that does not care about videos is never handed one, and the git state
 is not even collected when no writer wants it.
 

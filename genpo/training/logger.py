@@ -1,6 +1,6 @@
 """Run output: scalars to the run's writers, a live rich progress bar on terminals, plain lines elsewhere.
 
-Scalars go to :class:`ScalarSink` objects: the writers ``run.logger`` names (:mod:`genpo.loggers`;
+Scalars go to :class:`ScalarSink` objects: the writers ``run.logger`` names (``genpo.loggers``;
 TensorBoard by default). Each is called in the calling thread, and :meth:`RunLogger.check` makes every
 sink flush once per iteration: a sink that cannot write (a full disk, a removed run folder, a tracker that
 fails) raises there, as one :class:`~genpo.errors.GenpoError`, so the trainer can save and stop at the end
@@ -110,8 +110,8 @@ class RunLogger:
         console: Where to print; a terminal gets a live progress bar.
         enabled: False on non-zero ranks.
         print_every: Seconds between plain lines when output is not a terminal.
-        loggers: The writers to open (``run.logger``: names of :data:`genpo.loggers.LOGGERS`).
-        config: The run's configuration, handed to writers that take it (:meth:`Writer.config`).
+        loggers: The writers to open (``run.logger``: names of ``genpo.loggers.LOGGERS``).
+        config: The run's configuration, handed to writers that take it (``Writer.config``).
     """
 
     def __init__(
@@ -155,7 +155,7 @@ class RunLogger:
             raise self._failure(exc, name, path) from None
 
     def open_writers(self, loggers: Sequence[str], run_dir: Path, config: dict[str, Any]) -> None:
-        """Opens each writer ``loggers`` names (:mod:`genpo.loggers`) on ``run_dir`` and hands it the config.
+        """Opens each writer ``loggers`` names (``genpo.loggers``) on ``run_dir`` and hands it the config.
 
         Writers open in the order named; one that cannot be created raises as :meth:`check` would (the
         writers opened before it are closed by :meth:`close`).

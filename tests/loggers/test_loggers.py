@@ -439,3 +439,40 @@ def test_trackio_on_a_real_full_disk_stops_the_run_after_saving(tmp_path: Path) 
     assert out.returncode == 1 and "Traceback" not in text, text
     assert f"cannot start writing into '{small}': only" in text and "TRACKIO_DIR moves them" in text
     assert f"stopped after iteration 1: iteration 1 is saved in {run}/model_1.pt" in text
+
+
+RNG_SCRIPT = """
+import hashlib, pickle, random, sys
+from pathlib import Path
+import numpy as np, torch
+from genpo.training.logger import RunLogger
+
+def streams():
+    state = (random.getstate(), np.random.get_state(), torch.get_rng_state().numpy().tobytes())
+    return hashlib.sha256(pickle.dumps(state)).hexdigest()
+
+random.seed(1); np.random.seed(1); torch.manual_seed(1)
+before = streams()
+run = Path(sys.argv[1])
+logger = RunLogger(run, 3, loggers=["tensorboard", "wandb", "trackio"], config={"run": {"seed": 1}})
+for it in range(3):
+    logger.scalars({"x": float(it)}, 8 * it)
+    logger.episodes([1.0, 2.0], [4, 4], 8 * it)
+    logger.check()
+logger.close()
+print("unchanged" if streams() == before else "changed")
+"""
+
+
+def test_logging_leaves_the_random_streams_alone(tmp_path: Path) -> None:
+    """Python's, NumPy's and torch's global generators are as they were after all three built-in writers ran
+    (fixed-seed runs and exact resume do not depend on which loggers are on)."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "wandb-dir").mkdir()
+    env = _offline_env(tmp_path, tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", RNG_SCRIPT, str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "unchanged"
+    assert list((tmp_path / "run").glob("events.out.tfevents.*")) and (tmp_path / "trackio-dir" / "genpo.db").exists()
