@@ -157,17 +157,23 @@ class RunLogger:
     def open_writers(self, loggers: Sequence[str], run_dir: Path, config: dict[str, Any]) -> None:
         """Opens each writer ``loggers`` names (``genpo.loggers``) on ``run_dir`` and hands it the config.
 
-        Writers open in the order named; one that cannot be created raises as :meth:`check` would (the
-        writers opened before it are closed by :meth:`close`).
+        Writers open in the order named; one that cannot be created raises as :meth:`check` would, after
+        closing the writers opened before it.
         """
         from genpo.loggers import LOGGERS, RunInfo, logger_names
         from genpo.loggers.git_state import git_state
 
         run = RunInfo(run_dir, run_dir.name)
-        for name in logger_names(loggers):
-            cls = LOGGERS.get(name)
-            where = run_dir / cls.files if cls.files else None
-            self.add_sink(lambda cls=cls: cls(run), cls.name or name, where)
+        try:
+            for name in logger_names(loggers):
+                cls = LOGGERS.get(name)
+                where = run_dir / cls.files if cls.files else None
+                self.add_sink(lambda cls=cls: cls(run), cls.name or name, where)
+        except GenpoError:
+            for sink in self.sinks:
+                sink.close()
+            self.sinks = []
+            raise
         self._hook("config", config)
         if any(self._handles(sink, "git") for sink in self.sinks):
             state = git_state()

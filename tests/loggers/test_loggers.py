@@ -325,12 +325,21 @@ def test_a_writer_that_cannot_open_fails_naming_itself(tmp_path: Path) -> None:
         def __init__(self, run: RunInfo) -> None:
             raise ConnectionError("no server")
 
+    class Closes(Scalars):
+        closed: list[bool] = []  # noqa: RUF012
+
+        def close(self) -> None:
+            Closes.closed.append(True)
+
     LOGGERS.add("test-broken", Broken, "test")
+    LOGGERS.add("test-closes", Closes, "test")
     try:
         with pytest.raises(RunFailed, match="the broken logger failed: ConnectionError: no server"):
-            RunLogger(tmp_path, 1, loggers=["test-broken"])
+            RunLogger(tmp_path, 1, loggers=["test-closes", "test-broken"])
     finally:
         LOGGERS._entries.pop("test-broken")
+        LOGGERS._entries.pop("test-closes")
+    assert Closes.closed == [True], "the writer opened before the broken one is closed"
 
 
 def _git(folder: Path, *args: str) -> str:
