@@ -32,7 +32,7 @@ from typing import Any
 GENPO_AUTHORS_METHOD: dict[str, Any] = {
     "flow_steps": 5,
     "mix_p": 0.95,
-    "compression_coef": 0.01,
+    "compress_coef": 0.01,
     "activation": "mish",
     "time_embedding_dim": 32,
     "source": "GenPO authors' public Ant configuration (genpo-method.md): K=5, p=0.95, compression 0.01, Mish",
@@ -306,11 +306,11 @@ def preset_overrides(task_id: str, kind: str = "paper") -> dict[str, dict[str, A
         model="flow",
         integrator="edict",
         likelihood="exact",
-        steps=m["flow_steps"],
-        p=m["mix_p"],
+        flow_steps=m["flow_steps"],
+        mix_p=m["mix_p"],
         activation=m["activation"],
     )
-    out["algo"]["compress_coef"] = m["compression_coef"]
+    out["algo"]["compress_coef"] = m["compress_coef"]
     out["algo"]["compress_fraction"] = 1.0  # the authors' term runs on every sample of a minibatch
     out["algo"]["schedule"] = "adaptive"
     return out

@@ -241,6 +241,8 @@ def _ablate_report_fails(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None
 PM = ("--env", "builtin:PointMass", "--num-envs", "2", "--max-iterations", "1")
 ABLATE_TINY = ("ablate", "--env", "builtin:PointMass", "--seeds", "1", "--total-steps", "8", "--num-envs", "2")
 ABLATE_TINY += ("--config", "{case}/tiny.yaml", "--episodes", "1", "--jobs", "1", "--out", "{case}/abl")
+
+
 def _store(case: Path, mp: pytest.MonkeyPatch) -> Path:
     """The case's own Minari store (never ~/.minari)."""
     mp.setenv("MINARI_DATASETS_PATH", str(case / "store"))
@@ -359,7 +361,12 @@ FAULTS = [
         "(algo.compress_coef is 0)",
     ),
     Fault("entropy-coef-nan", ("train", *PM, "--entropy-coef", "nan"), 2, "algo.entropy_coef must be a finite number"),
-    Fault("steps-huge", ("train", *PM, "--steps", "100000000"), 2, "policy.steps must be an integer in [1, 1000]"),
+    Fault(
+        "steps-huge",
+        ("train", *PM, "--steps", "100000000"),
+        2,
+        "policy.flow_steps must be an integer in [1, 1000], got 100000000 (option --steps)",
+    ),
     Fault(
         "rollout-huge", ("train", *PM, "--num-envs", "1000000"), 2, "rollout steps_per_env * env.num_envs is at most"
     ),
