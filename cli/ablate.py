@@ -94,6 +94,7 @@ def ablate(
     [bold]genpo ablate --env gym:Hopper-v5 --setting genpo="integrator=edict" --setting ppo="model=gaussian"
     --seeds 1-3 --total-steps 300000 --out ablations/hopper[/]
     """
+    from genpo.cli.plot import print_report
     from genpo.workbench.ablate import ablate as run_ablation
     from genpo.workbench.ablate import base_config, plan
     from genpo.workbench.runner import default_jobs
@@ -107,12 +108,7 @@ def ablate(
     state, report = run_ablation(
         ablation, jobs if jobs is not None else default_jobs(), launcher, options, console, smooth
     )
-    for line in report["warnings"]:
-        console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
-    console.print(f"summary: {out / 'summary.md'}", highlight=False)
-    console.print((out / "summary.md").read_text(), highlight=False, markup=False, soft_wrap=True)
-    for path in report["figures"]:
-        console.print(f"figure: {path}", highlight=False)
+    print_report(console, report, out, f"summary: {out / 'summary.md'}")
     if state == "interrupted":
         console.print("interrupted: rerun the same command to continue", highlight=False)
         raise typer.Exit(130)

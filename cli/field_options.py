@@ -133,6 +133,16 @@ def field_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., A
     return wrap
 
 
+def config_option(help: str) -> Any:
+    """The ``--config FILE.yaml`` option of a command that trains (its help says what the file may set)."""
+    return typer.Option(None, "--config", help=help, rich_help_panel=RUN_PANEL)
+
+
+def set_option(help: str) -> Any:
+    """The repeatable ``--set FIELD=VALUE`` option (names resolved as everywhere: genpo.training.fields)."""
+    return typer.Option([], "--set", help=help, rich_help_panel=RUN_PANEL)
+
+
 def overrides_from_set(assignments: list[str], given: dict[str, Any]) -> dict[str, tuple[Any, str]]:
     """``{"section.field": (value, "--set TEXT")}`` for every ``--set``; a field set twice is refused."""
     from genpo.training.fields import parse_assignment

@@ -91,9 +91,14 @@ def plot(
             console.print(f"{run_dir.name}: evaluation {sum(returns) / len(returns):.2f}", highlight=False)
     dest = out or Path(paths[0])
     report = write_report(runs, dest, window=smooth, baselines=lines)
+    print_report(console, report, dest, f"{len(runs)} run folders; tables in {dest}")
+
+
+def print_report(console: Console, report: dict, dest: Path, heading: str) -> None:
+    """The warnings of a report (files of runs that could not be read fully), a heading, the summary, the figures."""
     for line in report["warnings"]:
         console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
-    console.print(f"{len(runs)} run folders; tables in {dest}", highlight=False)
+    console.print(heading, highlight=False)
     console.print((dest / "summary.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     for path in report["figures"]:
         console.print(f"figure: {path}", highlight=False)

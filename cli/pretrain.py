@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.cli.field_options import ENV_PANEL, RUN_PANEL, field_options, with_set
+from genpo.cli.field_options import ENV_PANEL, config_option, field_options, set_option, with_set
 from genpo.errors import ConfigError
 
 DATA_PANEL = "Pretraining"
@@ -78,17 +78,9 @@ def pretrain(
         help="Episodes the pretrained policy runs at the end (default 10; 0: none).",
         rich_help_panel=DATA_PANEL,
     ),
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        help="YAML file setting configuration fields (and a pretrain section).",
-        rich_help_panel=RUN_PANEL,
-    ),
-    set_: list[str] = typer.Option(
-        [],
-        "--set",
-        help="FIELD=VALUE for any configuration field (as genpo train), or pretrain.FIELD=VALUE. Repeatable.",
-        rich_help_panel=RUN_PANEL,
+    config: Path | None = config_option("YAML file setting configuration fields (and a pretrain section)."),
+    set_: list[str] = set_option(
+        "FIELD=VALUE for any configuration field (as genpo train), or pretrain.FIELD=VALUE. Repeatable."
     ),
     *,
     given: dict[str, Any],

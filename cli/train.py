@@ -20,9 +20,10 @@ from genpo.cli.field_options import (
     ENV_PANEL,
     FIELD_OPTIONS,
     RESUME_PANEL,
-    RUN_PANEL,
+    config_option,
     field_options,
     name_option,
+    set_option,
     with_set,
 )
 from genpo.errors import ConfigError
@@ -56,18 +57,12 @@ def train(
         help="Hyperparameter preset for the task (e.g. 'paper' for the GenPO paper's IsaacLab tasks).",
         rich_help_panel=ENV_PANEL,
     ),
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        help="YAML file setting any field of the configuration (see docs/configuration.md).",
-        rich_help_panel=RUN_PANEL,
+    config: Path | None = config_option(
+        "YAML file setting any field of the configuration (see docs/configuration.md)."
     ),
-    set_: list[str] = typer.Option(
-        [],
-        "--set",
-        help="FIELD=VALUE for any configuration field, by dotted or short name; VALUE is YAML "
-        "(--set hidden=[256,256] --set algo.num_epochs=10). Repeatable.",
-        rich_help_panel=RUN_PANEL,
+    set_: list[str] = set_option(
+        "FIELD=VALUE for any configuration field, by dotted or short name; VALUE is YAML "
+        "(--set hidden=[256,256] --set algo.num_epochs=10). Repeatable."
     ),
     resume: bool = typer.Option(
         False,
