@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from torch import Tensor
 
-from genpo.errors import ConfigError, GenpoError, RunFolderError
+from genpo.errors import ConfigError, RunFolderError
 from genpo.plugins import check_checkpoint_imports, imports_of
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import load_checkpoint, resolve_checkpoint
@@ -42,7 +42,7 @@ ARCH_FIELDS: tuple[tuple[str, str], ...] = tuple(
 
 
 def nest_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Keyword overrides as ``{section: {field: value}}``: :func:`genpo.training.fields.nest`, the one place
+    """Keyword overrides as ``{section: {field: value}}``: ``genpo.training.fields.nest``, the one place
     names are resolved (a section mapping, ``"section.field"``, a unique field name, an alias such as ``steps``
     or ``env``, or an old spelling).
 
@@ -353,20 +353,13 @@ def train(
         console.print(f"resuming from {run.checkpoint_path} (iteration {run.checkpoint['iteration']})", highlight=False)
     dist = DistInfo()
     if distributed:
-        try:
-            dist, device = init_distributed(cfg.run.device)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        dist, device = init_distributed(cfg.run.device)
         cfg.run.device = device
     try:
-        try:
-            trainer = Trainer(
-                cfg, checkpoint=run.checkpoint, dist=dist, console=console, checkpoint_path=run.checkpoint_path
-            )
-        except GenpoError:
-            raise
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        # Bad input was refused by prepare(); the environment's own checks raise ConfigError (genpo.envs.make_env).
+        trainer = Trainer(
+            cfg, checkpoint=run.checkpoint, dist=dist, console=console, checkpoint_path=run.checkpoint_path
+        )
         try:
             if dist.is_main:  # before any folder: a disk that clearly cannot hold the checkpoints refuses now
                 trainer.check_disk_space(make_run_dir(cfg).parent)
@@ -463,12 +456,7 @@ def evaluate(
     else:
         ac, cfg = load(policy, device=device, logdir=logdir, env=env, plugins=plugins)
     env_id = env or cfg.env.id
-    try:
-        venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)
-    except GenpoError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)  # ConfigError for bad input
     try:
         if venv.observation_dim != ac.policy.obs_dim or venv.action_dim != ac.policy.action_dim:
             raise ConfigError(

@@ -76,7 +76,7 @@ def parse_setting(spec: str) -> tuple[str, dict[str, Any]]:
         )
     try:
         tokens = shlex.split(rest)
-    except ValueError as exc:
+    except ValueError as exc:  # shlex: an unclosed quote in the user's text
         raise ConfigError(f"--setting {name}: {exc}") from None
     out: dict[str, Any] = {}
     for tok in tokens:
