@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.errors import ConfigError, GenpoError
+from genpo.cli.field_options import field_options
+from genpo.errors import ConfigError
 
 GRID_PANEL, RUN_PANEL, LAUNCH_PANEL = "Grid", "Every cell", "Launching"
 
@@ -40,9 +42,9 @@ def parse_options(items: list[str]) -> dict[str, object]:
 
 
 @app.command()
+@field_options("env", "num_envs", "total_steps")  # the base of every cell
 def ablate(
     out: Path = typer.Option(..., "--out", help="Folder of the ablation (rerun with the same --out to resume)."),
-    env: str | None = typer.Option(None, "--env", "--task", help="Env id of every cell.", rich_help_panel=GRID_PANEL),
     setting: list[str] = typer.Option(
         [],
         "--setting",
@@ -52,16 +54,10 @@ def ablate(
     vary: list[str] = typer.Option(
         [],
         "--vary",
-        help="FIELD=v1,v2,...: any configuration field by dotted name (policy.steps) or short name (steps).",
+        help="FIELD=v1,v2,...: any configuration field by dotted name (policy.flow_steps) or short name (steps).",
         rich_help_panel=GRID_PANEL,
     ),
     seeds: str = typer.Option("1", "--seeds", help="Seeds of every setting: 1,2,3 or 1-5.", rich_help_panel=GRID_PANEL),
-    total_steps: int | None = typer.Option(
-        None, "--total-steps", "--total_steps", help="Env steps of every cell.", rich_help_panel=RUN_PANEL
-    ),
-    num_envs: int | None = typer.Option(
-        None, "--num-envs", "--num_envs", help="Parallel environments of every cell.", rich_help_panel=RUN_PANEL
-    ),
     config: Path | None = typer.Option(
         None, "--config", help="YAML file: the base configuration of every cell.", rich_help_panel=RUN_PANEL
     ),
@@ -84,6 +80,8 @@ def ablate(
         rich_help_panel=LAUNCH_PANEL,
     ),
     smooth: int = typer.Option(5, "--smooth", help="Moving-average window (iterations) of the figures."),
+    *,
+    given: dict[str, Any],
 ) -> None:
     """Run a grid of trainings and summarize it across seeds.
 
@@ -96,28 +94,21 @@ def ablate(
     [bold]genpo ablate --env gym:Hopper-v5 --setting genpo="integrator=edict" --setting ppo="model=gaussian"
     --seeds 1-3 --total-steps 300000 --out ablations/hopper[/]
     """
+    from genpo.cli.plot import print_report
     from genpo.workbench.ablate import ablate as run_ablation
     from genpo.workbench.ablate import base_config, plan
     from genpo.workbench.runner import default_jobs
 
     console = Console()
-    try:
-        base = base_config(env, num_envs, total_steps, config, preset)
-        ablation = plan(out, setting, vary, parse_seeds(seeds), base, episodes)
-        options = parse_options(launcher_option)
-        if smooth < 1:
-            raise ConfigError(f"--smooth must be >= 1, got {smooth}")
-        state, report = run_ablation(
-            ablation, jobs if jobs is not None else default_jobs(), launcher, options, console, smooth
-        )
-    except GenpoError:
-        raise
-    except ValueError as exc:  # a validator below the workbench
-        raise ConfigError(str(exc)) from None
-    console.print(f"summary: {out / 'summary.md'}", highlight=False)
-    console.print((out / "summary.md").read_text(), highlight=False, markup=False, soft_wrap=True)
-    for path in report["figures"]:
-        console.print(f"figure: {path}", highlight=False)
+    base = base_config(given, config, preset)
+    ablation = plan(out, setting, vary, parse_seeds(seeds), base, episodes)
+    options = parse_options(launcher_option)
+    if smooth < 1:
+        raise ConfigError(f"--smooth must be >= 1, got {smooth}")
+    state, report = run_ablation(
+        ablation, jobs if jobs is not None else default_jobs(), launcher, options, console, smooth
+    )
+    print_report(console, report, out, f"summary: {out / 'summary.md'}")
     if state == "interrupted":
         console.print("interrupted: rerun the same command to continue", highlight=False)
         raise typer.Exit(130)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.errors import ConfigError, GenpoError
+from genpo.errors import ConfigError
 
 
 @app.command()
@@ -79,10 +79,7 @@ def plot(
     from genpo.workbench.ablate import write_report
     from genpo.workbench.runs import find_runs
 
-    try:
-        runs = find_runs([Path(p) for p in paths])
-    except ValueError as exc:  # a path that does not exist
-        raise ConfigError(str(exc)) from None
+    runs = find_runs([Path(p) for p in paths])
     if not runs:
         raise ConfigError(f"no run folder (params/config.yaml) under {', '.join(paths)}")
     if evaluate < 0:
@@ -94,7 +91,14 @@ def plot(
             console.print(f"{run_dir.name}: evaluation {sum(returns) / len(returns):.2f}", highlight=False)
     dest = out or Path(paths[0])
     report = write_report(runs, dest, window=smooth, baselines=lines)
-    console.print(f"{len(runs)} run folders; tables in {dest}", highlight=False)
+    print_report(console, report, dest, f"{len(runs)} run folders; tables in {dest}")
+
+
+def print_report(console: Console, report: dict, dest: Path, heading: str) -> None:
+    """The warnings of a report (files of runs that could not be read fully), a heading, the summary, the figures."""
+    for line in report["warnings"]:
+        console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    console.print(heading, highlight=False)
     console.print((dest / "summary.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     for path in report["figures"]:
         console.print(f"figure: {path}", highlight=False)
@@ -123,21 +127,13 @@ def _plot_actions(
     if not radius > 0:
         raise ConfigError(f"--radius must be > 0, got {radius}")
     paths = [locate_checkpoint(c, "logs") for c in checkpoints]
-    try:
-        runs = find_runs([Path(f) for f in folders]) if folders else []
-    except ValueError as exc:  # a folder that does not exist
-        raise ConfigError(str(exc)) from None
+    runs = find_runs([Path(f) for f in folders]) if folders else []
     paths += [ckpts[-1] for d in runs if (ckpts := checkpoints_in(d))]
     if not paths:
         raise ConfigError(f"no checkpoint (model_<iteration>.pt) under {', '.join(folders)}")
     rows, panels = [], []
     for path in paths:
-        try:
-            sample = sample_actions(path, obs, n, seed)
-        except GenpoError:
-            raise
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        sample = sample_actions(path, obs, n, seed)
         dest = out or Path(path).parent / "actions"
         obs_text = ", ".join(f"{x:.3g}" for x in sample.obs)
         title = f"{Path(path).parent.name}/{Path(path).name}\n{n} actions at obs ({obs_text})"

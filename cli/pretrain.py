@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
-from genpo.cli.train import ENV_PANEL, POLICY_PANEL, RUN_PANEL, field_option, overrides_from_options, overrides_from_set
+from genpo.cli.field_options import ENV_PANEL, config_option, field_options, set_option, with_set
 from genpo.errors import ConfigError
 
 DATA_PANEL = "Pretraining"
@@ -37,6 +37,8 @@ def _pretrain_sets(assignments: list[str]) -> tuple[dict[str, Any], list[str]]:
 
 
 @app.command()
+@field_options("model", "velocity", "integrator", "steps", "likelihood", "p", "seed", "device", "run_name", "logdir",
+               "plugin")  # fmt: skip
 def pretrain(
     dataset: str = typer.Option(
         ...,
@@ -51,12 +53,6 @@ def pretrain(
         help="Environment id, where the dataset records none (a plain .npz); must agree with a recorded one.",
         rich_help_panel=ENV_PANEL,
     ),
-    model: str | None = field_option("model", "--model", panel=POLICY_PANEL),
-    velocity: str | None = field_option("velocity", "--velocity", panel=POLICY_PANEL),
-    integrator: str | None = field_option("integrator", "--integrator", panel=POLICY_PANEL),
-    steps: int | None = field_option("steps", "--steps", panel=POLICY_PANEL),
-    likelihood: str | None = field_option("likelihood", "--likelihood", panel=POLICY_PANEL),
-    p: float | None = field_option("p", "--p", panel=POLICY_PANEL),
     epochs: int | None = typer.Option(
         None, "--epochs", help="Passes over the data (default 100).", rich_help_panel=DATA_PANEL
     ),
@@ -82,23 +78,12 @@ def pretrain(
         help="Episodes the pretrained policy runs at the end (default 10; 0: none).",
         rich_help_panel=DATA_PANEL,
     ),
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        help="YAML file setting configuration fields (and a pretrain section).",
-        rich_help_panel=RUN_PANEL,
+    config: Path | None = config_option("YAML file setting configuration fields (and a pretrain section)."),
+    set_: list[str] = set_option(
+        "FIELD=VALUE for any configuration field (as genpo train), or pretrain.FIELD=VALUE. Repeatable."
     ),
-    seed: int | None = field_option("seed", "--seed", panel=RUN_PANEL),
-    device: str | None = field_option("device", "--device", panel=RUN_PANEL),
-    run_name: str | None = field_option("run_name", "--run-name", "--run_name", panel=RUN_PANEL),
-    logdir: str | None = field_option("logdir", "--logdir", panel=RUN_PANEL),
-    plugin: list[str] | None = field_option("plugin", "--plugin", panel=RUN_PANEL),
-    set_: list[str] = typer.Option(
-        [],
-        "--set",
-        help="FIELD=VALUE for any configuration field (as genpo train), or pretrain.FIELD=VALUE. Repeatable.",
-        rich_help_panel=RUN_PANEL,
-    ),
+    *,
+    given: dict[str, Any],
 ) -> None:
     """Pretrain a policy by imitation of demonstrations; writes a run folder genpo train --init starts from.
 
@@ -111,19 +96,6 @@ def pretrain(
     """
     from genpo.training.pretrain import pretrain as run_pretrain
 
-    given = dict(
-        model=model,
-        velocity=velocity,
-        integrator=integrator,
-        steps=steps,
-        likelihood=likelihood,
-        p=p,
-        seed=seed,
-        device=device,
-        run_name=run_name,
-        logdir=logdir,
-        plugin=plugin or None,
-    )
     settings = {
         "epochs": epochs,
         "batch_size": batch_size,
@@ -137,8 +109,6 @@ def pretrain(
     both = sorted(set(settings) & set(from_set))
     if both:
         raise ConfigError(f"--set pretrain.{both[0]} and its option both set it; use one")
-    overrides = overrides_from_options(given)
-    set_flags = overrides_from_set(rest, overrides)
-    overrides.update({dotted: value for dotted, (value, _) in set_flags.items()})
+    overrides, _ = with_set(given, rest)
     console = Console()
     run_pretrain(dataset, config, env=env, pretrain={**settings, **from_set}, console=console, **overrides)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from genpo.errors import ConfigError
 
@@ -47,6 +47,14 @@ class Registry(Generic[T]):
         self.plugin_kind = plugin_kind
         self._interface = interface
         self._entries: dict[str, Entry[T]] = {}
+        Registry._created.append(self)
+
+    _created: ClassVar[list[Registry[Any]]] = []
+
+    @classmethod
+    def instances(cls) -> list[Registry[Any]]:
+        """Every registry made so far (one per kind of part), in the order their modules were imported."""
+        return list(cls._created)
 
     def register(self, name: str, description: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``."""

@@ -26,3 +26,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _restore_registries():
+    """Puts every part registry back as it was after each test.
+
+    A registry keeps what a dotted path resolved to (``rec_writer:Recorder``); without this, a test that trains
+    with a user part would change the allowed names another test's error message lists.
+    """
+    from genpo.registry import Registry
+
+    saved = [(r, dict(r._entries)) for r in Registry.instances()]
+    yield
+    for registry, entries in saved:
+        registry._entries.clear()
+        registry._entries.update(entries)

@@ -45,7 +45,7 @@ def _median_ms(fn: Callable[[], object], repeats: int, min_time: float = 0.2) ->
 
 def make_actor_critic(model: str, obs_dim: int, action_dim: int, steps: int) -> ActorCritic:
     """A randomly initialised actor-critic at the authors' sizes (outputs scaled to O(1) for flows)."""
-    policy = build_actor(PolicyConfig(model=model, steps=steps), obs_dim, action_dim)
+    policy = build_actor(PolicyConfig(model=model, flow_steps=steps), obs_dim, action_dim)
     if hasattr(policy, "velocity"):
         from genpo.models.velocity import scale_output_
 

@@ -80,6 +80,11 @@ def describe_options(parts: dict[str, tuple[Callable[..., Any], set[str] | None]
     )
 
 
+def takers(parts: dict[str, tuple[Callable[..., Any], set[str] | None]], option: str) -> list[str]:
+    """The labels of the parts that take ``option`` (a part with ``**kwargs`` takes any)."""
+    return [label for label, (_, names) in parts.items() if names is None or option in names]
+
+
 def route(
     options: dict[str, Any], parts: dict[str, tuple[Callable[..., Any], set[str] | None]], where: str
 ) -> list[dict[str, Any]]:
@@ -88,10 +93,7 @@ def route(
     Raises:
         ConfigError: An option no part takes, naming each part and the options it accepts.
     """
-    out = [
-        dict(options) if names is None else {k: v for k, v in options.items() if k in names}
-        for _, names in parts.values()
-    ]
+    out = [{k: v for k, v in options.items() if label in takers(parts, k)} for label in parts]
     used = set().union(*(set(kw) for kw in out))
     unknown = sorted(set(options) - used)
     if unknown:

@@ -14,7 +14,6 @@ a user can cause raises a :class:`~genpo.errors.GenpoError` naming configuration
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +22,12 @@ from typing import Any
 from rich.console import Console
 from torch import Tensor
 
-from genpo.errors import ConfigError, GenpoError, RunFolderError
+from genpo.errors import ConfigError, RunFolderError
 from genpo.plugins import check_checkpoint_imports, imports_of
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import load_checkpoint, resolve_checkpoint
-from genpo.training.config import DEFAULT_ENV, MAX_NUM_ENVS, SECTIONS, TrainConfig, check_device, check_seed, load_yaml
+from genpo.training.config import DEFAULT_ENV, MAX_NUM_ENVS, TrainConfig, check_device, check_seed, load_yaml
+from genpo.training.fields import canonical, nest
 from genpo.training.files import describe_os_error, ensure_folder
 from genpo.training.init import check_init, init_layer
 from genpo.training.runner import Trainer, TrainResult, env_folder_name, make_run_dir
@@ -36,48 +36,20 @@ ConfigSource = TrainConfig | dict[str, Any] | str | Path | None
 
 # Fields that define the network: a resumed run must keep them.
 ARCH_FIELDS: tuple[tuple[str, str], ...] = tuple(
-    ("policy", f) for f in ("model", "velocity", "integrator", "steps", "p", "hidden", "critic_hidden", "activation")
+    ("policy", f)
+    for f in ("model", "velocity", "integrator", "flow_steps", "mix_p", "hidden", "critic_hidden", "activation")
 )
 
 
-def _field_sections() -> dict[str, list[str]]:
-    """Field name -> the sections that have a field of that name."""
-    out: dict[str, list[str]] = {}
-    for section, cls in SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            out.setdefault(f.name, []).append(section)
-    return out
-
-
 def nest_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Turns keyword overrides into ``{section: {field: value}}``.
-
-    A key is a section holding a mapping (``policy={"hidden": [64]}``), a dotted ``"section.field"``, a
-    field name found in one section only (``max_iterations=3``), or ``env`` holding an id string
-    (``env="gym:Hopper-v5"``, the ``env.id`` field, like ``--env``).
+    """Keyword overrides as ``{section: {field: value}}``: ``genpo.training.fields.nest``, the one place
+    names are resolved (a section mapping, ``"section.field"``, a unique field name, an alias such as ``steps``
+    or ``env``, or an old spelling).
 
     Raises:
         ConfigError: An unknown or ambiguous key.
     """
-    fields = _field_sections()
-    nested: dict[str, dict[str, Any]] = {}
-    for key, value in overrides.items():
-        if key in SECTIONS and isinstance(value, dict):
-            nested.setdefault(key, {}).update(value)
-            continue
-        if key == "env":
-            section, name = "env", "id"
-        elif "." in key:
-            section, _, name = key.partition(".")
-        elif len(fields.get(key, [])) == 1:
-            section, name = fields[key][0], key
-        elif key in fields:
-            where = ", ".join(f"{s}.{key}" for s in fields[key])
-            raise ConfigError(f"override {key!r} is ambiguous; name the section: {where}")
-        else:
-            raise ConfigError(f"unknown override {key!r}; use a field name, 'section.field' or a section mapping")
-        nested.setdefault(section, {})[name] = value
-    return nested
+    return nest(overrides)
 
 
 def config_layer(config: ConfigSource) -> dict[str, Any]:
@@ -87,9 +59,9 @@ def config_layer(config: ConfigSource) -> dict[str, Any]:
     if isinstance(config, TrainConfig):
         return config.to_dict()
     if isinstance(config, (str, Path)):
-        return load_yaml(config)
+        return canonical(load_yaml(config))
     if isinstance(config, dict):
-        return config
+        return canonical(config)
     raise ConfigError(f"config must be a TrainConfig, a mapping or a YAML path, got {type(config).__name__}")
 
 
@@ -176,46 +148,42 @@ def resolve_config(
     """
     file_data = _budget_rule(config_layer(config))
     over = _budget_rule(nest_overrides(overrides or {}))
-    try:
-        cfg = TrainConfig()
-        recipe = None
-        if preset is not None:
-            from genpo.training.presets import recipe_overrides
+    cfg = TrainConfig()
+    recipe = None
+    if preset is not None:
+        from genpo.training.presets import recipe_overrides
 
-            recipe = recipe_overrides(preset)
-        if recipe is not None:
-            cfg = TrainConfig.from_dict(recipe, cfg)
-        elif preset is not None:
-            from genpo.envs.isaaclab_presets import PRESET_KINDS, preset_overrides
-            from genpo.training.presets import RECIPES
+        recipe = recipe_overrides(preset)
+    if recipe is not None:
+        cfg = TrainConfig.from_dict(recipe, cfg)
+    elif preset is not None:
+        from genpo.envs.isaaclab_presets import PRESET_KINDS, preset_overrides
+        from genpo.training.presets import RECIPES
 
-            if preset not in PRESET_KINDS:
-                raise ConfigError(
-                    f"unknown preset {preset!r}; choose one of: {', '.join(RECIPES)} (any task), "
-                    f"{', '.join(PRESET_KINDS)} (IsaacLab tasks)"
-                )
-            task = (
-                over.get("env", {}).get("id")
-                or (file_data.get("env") or {}).get("id")
-                or (checkpoint_config or {}).get("env", {}).get("id")
+        if preset not in PRESET_KINDS:
+            raise ConfigError(
+                f"unknown preset {preset!r}; choose one of: {', '.join(RECIPES)} (any task), "
+                f"{', '.join(PRESET_KINDS)} (IsaacLab tasks)"
             )
-            if not task:
-                raise ConfigError(f"preset {preset!r} needs env.id (e.g. isaaclab:Isaac-Ant)")
-            cfg = TrainConfig.from_dict(preset_overrides(task, preset), cfg)
-        if init_layer is not None:
-            cfg = TrainConfig.from_dict(init_layer, cfg)
-        if checkpoint_config is not None:
-            from genpo.training.config import with_legacy_values
+        task = (
+            over.get("env", {}).get("id")
+            or (file_data.get("env") or {}).get("id")
+            or (checkpoint_config or {}).get("env", {}).get("id")
+        )
+        if not task:
+            raise ConfigError(f"preset {preset!r} needs env.id (e.g. isaaclab:Isaac-Ant)")
+        cfg = TrainConfig.from_dict(preset_overrides(task, preset), cfg)
+    if init_layer is not None:
+        cfg = TrainConfig.from_dict(init_layer, cfg)
+    if checkpoint_config is not None:
+        from genpo.training.config import with_legacy_values
 
-            cfg = TrainConfig.from_dict(with_legacy_values(checkpoint_config), cfg)
-            check_architecture_kept({"the configuration": file_data, "the overrides": over}, checkpoint_config)
-            check_task_kept({"the configuration": file_data, "the overrides": over}, checkpoint_config)
-        cfg = TrainConfig.from_dict(file_data, cfg)
-        return TrainConfig.from_dict(over, cfg)
-    except GenpoError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        saved = with_legacy_values(checkpoint_config)  # today's field names, and values of fields added since
+        cfg = TrainConfig.from_dict(saved, cfg)
+        check_architecture_kept({"the configuration": file_data, "the overrides": over}, saved)
+        check_task_kept({"the configuration": file_data, "the overrides": over}, saved)
+    cfg = TrainConfig.from_dict(file_data, cfg)
+    return TrainConfig.from_dict(over, cfg)
 
 
 @dataclass
@@ -272,44 +240,39 @@ def prepare(
     """
     if resume and checkpoint is not None:
         raise ConfigError("resume=True and a checkpoint were both given; use one")
-    try:
-        ckpt, path = None, None
-        if resume or checkpoint is not None:
-            path = find_resume_checkpoint(checkpoint or "latest", config, overrides, resume)
-            ckpt = load_checkpoint(path)
-        init = find_init_checkpoint(config, overrides)
-        if ckpt is not None and init is not None:
-            started = (ckpt["config"].get("run") or {}).get("init")
-            if started is None or Path(started) != init[0]:
-                raise ConfigError(
-                    f"run.init ({init[0]}) starts a new run from pretrained weights, but this command resumes "
-                    f"{str(path)!r}{'' if started is None else f' (started from {started})'}: use one",
-                    field="run.init",
-                )
-            init = None  # a resumed run continues from its own checkpoint
-        cfg = resolve_config(
-            config,
-            overrides,
-            preset=preset,
-            checkpoint_config=ckpt["config"] if ckpt else None,
-            init_layer=None if init is None else init_layer(init[1]["config"]),
-        )
-        if ckpt is not None:  # what the checkpoint names is data: import only what the user names too
-            if ckpt.get("pretrain") is not None:
-                raise ConfigError(
-                    f"{str(path)!r} is a genpo pretrain checkpoint: start a run from it with --init (run.init), "
-                    "not --checkpoint (that resumes a training run)"
-                )
-            named = set(imports_of(config_layer(config))) | set(imports_of(nest_overrides(overrides)))
-            check_checkpoint_imports(cfg.to_dict(), named, repr(str(path)))
-        cfg.validate()
-        if init is not None:
-            check_init(cfg, init[1], init[0])
-            cfg.run.init = str(init[0])  # the run records the file it started from
-    except GenpoError:
-        raise
-    except ValueError as exc:  # validators below the API raise plain ValueError
-        raise ConfigError(str(exc)) from None
+    ckpt, path = None, None
+    if resume or checkpoint is not None:
+        path = find_resume_checkpoint(checkpoint or "latest", config, overrides, resume)
+        ckpt = load_checkpoint(path)
+    init = find_init_checkpoint(config, overrides)
+    if ckpt is not None and init is not None:
+        started = (ckpt["config"].get("run") or {}).get("init")
+        if started is None or Path(started) != init[0]:
+            raise ConfigError(
+                f"run.init ({init[0]}) starts a new run from pretrained weights, but this command resumes "
+                f"{str(path)!r}{'' if started is None else f' (started from {started})'}: use one",
+                field="run.init",
+            )
+        init = None  # a resumed run continues from its own checkpoint
+    cfg = resolve_config(
+        config,
+        overrides,
+        preset=preset,
+        checkpoint_config=ckpt["config"] if ckpt else None,
+        init_layer=None if init is None else init_layer(init[1]["config"]),
+    )
+    if ckpt is not None:  # what the checkpoint names is data: import only what the user names too
+        if ckpt.get("pretrain") is not None:
+            raise ConfigError(
+                f"{str(path)!r} is a genpo pretrain checkpoint: start a run from it with --init (run.init), "
+                "not --checkpoint (that resumes a training run)"
+            )
+        named = set(imports_of(config_layer(config))) | set(imports_of(nest_overrides(overrides)))
+        check_checkpoint_imports(cfg.to_dict(), named, repr(str(path)))
+    cfg.validate()
+    if init is not None:
+        check_init(cfg, init[1], init[0])
+        cfg.run.init = str(init[0])  # the run records the file it started from
     # A logdir that is a file or not writable fails now, before an environment is built.
     ensure_folder(make_run_dir(cfg).parent, "run folder under run.logdir", create=False)
     return PreparedRun(cfg, ckpt, path)
@@ -390,20 +353,13 @@ def train(
         console.print(f"resuming from {run.checkpoint_path} (iteration {run.checkpoint['iteration']})", highlight=False)
     dist = DistInfo()
     if distributed:
-        try:
-            dist, device = init_distributed(cfg.run.device)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        dist, device = init_distributed(cfg.run.device)
         cfg.run.device = device
     try:
-        try:
-            trainer = Trainer(
-                cfg, checkpoint=run.checkpoint, dist=dist, console=console, checkpoint_path=run.checkpoint_path
-            )
-        except GenpoError:
-            raise
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        # Bad input was refused by prepare(); the environment's own checks raise ConfigError (genpo.envs.make_env).
+        trainer = Trainer(
+            cfg, checkpoint=run.checkpoint, dist=dist, console=console, checkpoint_path=run.checkpoint_path
+        )
         try:
             if dist.is_main:  # before any folder: a disk that clearly cannot hold the checkpoints refuses now
                 trainer.check_disk_space(make_run_dir(cfg).parent)
@@ -500,12 +456,7 @@ def evaluate(
     else:
         ac, cfg = load(policy, device=device, logdir=logdir, env=env, plugins=plugins)
     env_id = env or cfg.env.id
-    try:
-        venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)
-    except GenpoError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    venv = make_env(env_id, episodes, seed=seed, device=device, **cfg.env.options)  # ConfigError for bad input
     try:
         if venv.observation_dim != ac.policy.obs_dim or venv.action_dim != ac.policy.action_dim:
             raise ConfigError(

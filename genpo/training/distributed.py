@@ -9,6 +9,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from genpo.errors import ConfigError
+
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
@@ -44,18 +46,19 @@ def init_distributed(device: str) -> tuple[DistInfo, str]:
     """Joins the process group torchrun set up; returns the rank info and this rank's device.
 
     Raises:
-        ValueError: When not started by torchrun (``--distributed`` needs its environment).
+        ConfigError: When not started by torchrun (``--distributed`` needs its environment), or CUDA is asked
+            for and absent.
     """
     if not launched_by_torchrun():
         missing = [v for v in TORCHRUN_VARS if v not in os.environ]
-        raise ValueError(
+        raise ConfigError(
             "--distributed needs the environment torchrun provides (missing: " + ", ".join(missing) + "); launch with "
             "`torchrun --nproc_per_node=N -m genpo train ... --distributed` or use `genpo train --nproc N`"
         )
     info = DistInfo(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError("--device cuda was asked for but torch sees no CUDA device")
+            raise ConfigError("--device cuda was asked for but torch sees no CUDA device", field="run.device")
         device = f"cuda:{info.local_rank}"
         torch.cuda.set_device(device)
         backend = "nccl"

@@ -39,23 +39,17 @@ class AblationPlan:
     notes: list[str] = field(default_factory=list)
 
 
-def base_config(
-    env: str | None,
-    num_envs: int | None,
-    total_steps: int | None,
-    config_file: Path | None,
-    preset: str | None = None,
-) -> TrainConfig:
-    """defaults < ``--preset`` < ``--config`` file < the ablation's own options (then each cell's overrides)."""
+def base_config(overrides: dict[str, Any], config_file: Path | None, preset: str | None = None) -> TrainConfig:
+    """defaults < ``--preset`` < ``--config`` file < the ablation's own options (then each cell's overrides).
+
+    Args:
+        overrides: Fields the command sets for every cell (``{"env.id": ..., "run.total_steps": ...}``); a
+            budget in env steps replaces the iteration count, as in ``genpo train``.
+        config_file: A YAML configuration.
+        preset: A recipe or task preset.
+    """
     from genpo.training.api import resolve_config
 
-    overrides: dict[str, Any] = {}
-    if env is not None:
-        overrides["env.id"] = env
-    if num_envs is not None:
-        overrides["env.num_envs"] = num_envs
-    if total_steps is not None:
-        overrides.update({"run.total_steps": total_steps, "run.max_iterations": None})
     return resolve_config(config_file, overrides, preset=preset)
 
 
@@ -117,7 +111,12 @@ def write_report(
     baselines: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """``runs.csv``, ``summary.csv``, ``summary.md`` and the figures of these run folders, into ``out``
-    (``baselines``: horizontal reference lines of the return figures, ``label -> return``)."""
+    (``baselines``: horizontal reference lines of the return figures, ``label -> return``).
+
+    Returns:
+        ``runs`` (the records), ``summaries``, ``figures`` (paths) and ``warnings``: one line per file of a run
+        that could not be read to its end (the summary marks those runs' settings as damaged).
+    """
     from genpo.workbench.plots import return_curves
 
     runs = [read_run(d) for d in run_dirs]
@@ -130,7 +129,8 @@ def write_report(
     write_summary_csv(summaries, out / "summary.csv")
     write_atomic(out / "summary.md", markdown(summaries, episodes))
     figures = return_curves(runs, out / "figures", window=window, baselines=baselines)
-    return {"runs": runs, "summaries": summaries, "figures": figures}
+    warnings = [f"{r.run_dir}: {problem}" for r in runs for problem in r.problems]
+    return {"runs": runs, "summaries": summaries, "figures": figures, "warnings": warnings}
 
 
 LOCK_FILE = ".ablate.lock"

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genpo.errors import ConfigError
+
 MODE_SHARE = 0.10  # a mode "holds" samples when at least this fraction lies within r of it
 
 
@@ -31,13 +33,13 @@ class ActionSample:
 
 
 def parse_obs(text: str, dim: int) -> torch.Tensor:
-    """``"0,0,0"`` -> a ``[dim]`` tensor; ``ValueError`` names the expected width."""
+    """``"0,0,0"`` -> a ``[dim]`` tensor; ``ConfigError`` names the expected width."""
     try:
         values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"--obs must be {dim} comma-separated numbers, got {text!r}") from None
+    except ValueError:  # float() of text that is not a number
+        raise ConfigError(f"--obs must be {dim} comma-separated numbers, got {text!r}") from None
     if len(values) != dim:
-        raise ValueError(f"--obs must have {dim} numbers (the checkpoint's observation width), got {len(values)}")
+        raise ConfigError(f"--obs must have {dim} numbers (the checkpoint's observation width), got {len(values)}")
     return torch.tensor(values, dtype=torch.float32)
 
 
@@ -107,12 +109,12 @@ class ActionRow:
 
 def row_for(checkpoint: Path, shares: np.ndarray | None) -> ActionRow:
     """Labels a checkpoint with its run's group and seed (as ``genpo plot`` groups runs)."""
-    from genpo.workbench.runs import read_run
+    from genpo.workbench.runs import is_run_folder, read_run
 
-    try:
+    if is_run_folder(checkpoint.parent):
         rec = read_run(checkpoint.parent)
         group, seed = rec.group, rec.seed
-    except ValueError:
+    else:  # a checkpoint outside a run folder
         group, seed = checkpoint.parent.name, 0
     return ActionRow(checkpoint, group, seed, shares)
 
@@ -123,7 +125,7 @@ def write_table(rows: list[ActionRow], out: Path, radius: float) -> str:
     import io
 
     from genpo.training.files import write_atomic
-    from genpo.workbench.stats import mean_std
+    from genpo.workbench.stats import SPREAD_NOTE, format_spread, mean_std
 
     rows = [r for r in rows if r.shares is not None]
     if not rows:
@@ -146,8 +148,8 @@ def write_table(rows: list[ActionRow], out: Path, radius: float) -> str:
         top = mean_std([float(r.shares.max()) for r in members])
         held = ", ".join(str(r.held) for r in members)
         lines.append(
-            f"| {group} | {len(members)} | {held} | {near[0]:.2f} ± {near[1]:.2f} | {top[0]:.2f} ± {top[1]:.2f} |"
+            f"| {group} | {len(members)} | {held} | {format_spread(*near, '.2f')} | {format_spread(*top, '.2f')} |"
         )
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + f"\n\n*Mean ± std*: {SPREAD_NOTE}.\n"
     write_atomic(out / "actions.md", text)
     return text

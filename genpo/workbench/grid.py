@@ -1,10 +1,11 @@
 """The grid of an ablation: named settings x varied fields x seeds, each cell a full configuration.
 
-``--vary FIELD=v1,v2`` names any configuration field by its dotted name (``policy.steps``) or a short
-name (``steps``, ``likelihood``, ``compress-coef``: a field name that exists in one section only, or
-``env`` for ``env.id``). ``--setting NAME="field=value field=value"`` names a whole recipe. Values are
-read as YAML scalars (``5`` is an int, ``0.01`` a float, ``[64, 64]`` a list). Every cell is resolved
-and validated before anything runs, so a bad field or value is refused with the allowed ones.
+``--vary FIELD=v1,v2`` names any configuration field as every command does (:mod:`genpo.training.fields`): its
+dotted name (``policy.flow_steps``), a field name that exists in one section only (``likelihood``,
+``compress-coef``) or an alias (``steps`` for the flow's K, ``env`` for ``env.id``).
+``--setting NAME="field=value field=value"`` names a whole recipe. Values are read as YAML scalars (``5`` is an
+int, ``0.01`` a float, ``[64, 64]`` a list). Every cell is resolved and validated before anything runs, so a bad
+field or value is refused with the allowed ones.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def parse_vary(spec: str) -> tuple[str, list[Any]]:
     """``FIELD=v1,v2,...`` -> (dotted field, values)."""
     name, sep, rest = spec.partition("=")
     if not sep or not name.strip() or not rest.strip():
-        raise ConfigError(f"--vary expects FIELD=v1,v2,... (e.g. policy.steps=1,5,10), got {spec!r}")
+        raise ConfigError(f"--vary expects FIELD=v1,v2,... (e.g. policy.flow_steps=1,5,10), got {spec!r}")
     values = split_values(rest)
     if any(v == "" for v in values):
         raise ConfigError(f"--vary {spec!r} has an empty value")
@@ -75,7 +76,7 @@ def parse_setting(spec: str) -> tuple[str, dict[str, Any]]:
         )
     try:
         tokens = shlex.split(rest)
-    except ValueError as exc:
+    except ValueError as exc:  # shlex: an unclosed quote in the user's text
         raise ConfigError(f"--setting {name}: {exc}") from None
     out: dict[str, Any] = {}
     for tok in tokens:
@@ -88,12 +89,8 @@ def parse_setting(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def nested(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{"policy.steps": 5}`` -> ``{"policy": {"steps": 5}}``."""
-    out: dict[str, dict[str, Any]] = {}
-    for dotted, value in flat.items():
-        section, name = dotted.split(".", 1)
-        out.setdefault(section, {})[name] = value
-    return out
+    """``{"policy.flow_steps": 5}`` -> ``{"policy": {"flow_steps": 5}}`` (:func:`genpo.training.fields.nest`)."""
+    return config_fields.nest(flat)
 
 
 def _short(value: Any) -> str:
@@ -120,7 +117,7 @@ class Cell:
     @property
     def group(self) -> str:
         """What the summary groups seeds by: the setting and the varied values."""
-        parts = [self.setting] + [f"{k.split('.', 1)[1]}={_short(v)}" for k, v in self.varied.items()]
+        parts = [self.setting] + [f"{config_fields.label(k)}={_short(v)}" for k, v in self.varied.items()]
         return " ".join(parts)
 
     @property
@@ -152,16 +149,16 @@ class Grid:
                 if init is not None:  # a fine-tuning cell: its pretrained actor must fit, before anything runs
                     check_init(cfg, init[1], init[0])
                     cfg.run.init = str(init[0])  # absolute: cells do not depend on the driver's folder
-            except ValueError as exc:
-                raise ConfigError(f"cell {cell.name}: {exc}") from None
+            except ConfigError as exc:
+                raise ConfigError(f"cell {cell.name}: {exc}", field=exc.field) from None
             out[cell.name] = cfg
         return out
 
 
 def _flow_only_fields() -> set[str]:
-    from genpo.models.factory import FLOW_ARGS
+    from genpo.training.config import FLOW_FIELDS
 
-    return {f"policy.{name}" for name in FLOW_ARGS}
+    return {f"policy.{name}" for name in FLOW_FIELDS.values()}
 
 
 def build_grid(
@@ -169,7 +166,7 @@ def build_grid(
 ) -> tuple[Grid, list[str]]:
     """The product of ``--setting`` recipes, ``--vary`` values and seeds (settings and fields in the given order).
 
-    A varied flow-only field (``policy.steps``, ``integrator``, ...) does not apply to a combination whose
+    A varied flow-only field (``policy.flow_steps``, ``integrator``, ...) does not apply to a combination whose
     model is not ``flow``: that combination runs once (per seed) with the field left alone, so
     ``--setting ppo="model=gaussian" --vary steps=1,5,10`` gives one Gaussian baseline, not three copies.
 

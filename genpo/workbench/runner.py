@@ -29,7 +29,7 @@ from rich.table import Table
 from genpo.errors import ConfigError
 from genpo.registry import Registry
 from genpo.workbench.cell import budget_steps
-from genpo.workbench.runs import RETURN_TAG, SPS_TAG, ScalarReader, read_cell
+from genpo.workbench.runs import RETURN_TAG, SPS_TAG, ScalarReader, read_cell, write_json
 
 
 class Handle(ABC):
@@ -260,7 +260,7 @@ def run_cells(cells: list[CellRun], launcher: Launcher, jobs: int, console: Cons
             c = pending.pop(0)
             c.run_dir.mkdir(parents=True, exist_ok=True)
             spec_path = c.run_dir / "cell_spec.json"
-            spec_path.write_text(json.dumps(c.spec, indent=2))
+            write_json(spec_path, c.spec)  # atomic: a child never reads half a spec
             c.handle = launcher.start(spec_path, c.run_dir / "cell.log")
             c.state, c.started = "running", time.time()
             running.append(c)

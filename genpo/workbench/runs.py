@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from genpo.errors import ConfigError
+
 RETURN_TAG = "charts/episodic_return"
 SPS_TAG = "perf/sps"
 CELL_FILE = "cell.json"
@@ -33,30 +35,75 @@ def _event_files(run_dir: Path) -> list[Path]:
     return sorted(run_dir.glob("events.out.tfevents.*"), key=order)
 
 
+RECORD_OVERHEAD = 16
+"""Bytes a TFRecord adds around each event: its length (8), the length's CRC (4) and the data's CRC (4)."""
+
+
 class ScalarReader:
-    """Incremental reader of every event file in a run folder (new events are read on each :meth:`poll`)."""
+    """Incremental reader of every event file in a run folder (new events are read on each :meth:`poll`).
+
+    Events are read with TensorBoard's public loader (``RawEventFileLoader``, then ``Event.FromString``), which
+    stops quietly at a truncated or damaged record; the reader counts the bytes of the records it read, so
+    :meth:`problems` names each file with bytes left after its last readable record (a run still writing
+    may have one partial record; a finished run should have none).
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self._loaders: dict[Path, Any] = {}
+        self._read: dict[Path, int] = {}  # bytes of the whole records read from each file
+        self._failed: dict[Path, str] = {}  # files that could not be read at all
         # tag -> step -> (file order, value): a later file wins for a step logged twice.
         self._data: dict[str, dict[int, tuple[int, float]]] = {}
 
     def poll(self) -> ScalarReader:
         """Reads whatever was appended since the last call."""
-        from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+        from google.protobuf.message import DecodeError
+        from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+        from tensorboard.compat.proto.event_pb2 import Event
 
         for order, path in enumerate(_event_files(self.run_dir)):
+            if path in self._failed:
+                continue
             loader = self._loaders.get(path)
             if loader is None:
-                loader = self._loaders[path] = LegacyEventFileLoader(str(path))
-            for event in loader.Load():
-                if not event.HasField("summary"):
-                    continue
-                for v in event.summary.value:
-                    if v.HasField("simple_value"):
-                        self._data.setdefault(v.tag, {})[int(event.step)] = (order, float(v.simple_value))
+                loader = self._loaders[path] = RawEventFileLoader(str(path))
+            try:
+                for raw in loader.Load():
+                    event = Event.FromString(raw)
+                    self._read[path] = self._read.get(path, 0) + RECORD_OVERHEAD + len(raw)
+                    if not event.HasField("summary"):
+                        continue
+                    for v in event.summary.value:
+                        if v.HasField("simple_value"):
+                            self._data.setdefault(v.tag, {})[int(event.step)] = (order, float(v.simple_value))
+            except OSError as exc:
+                from genpo.training.files import describe_os_error
+
+                self._failed[path] = describe_os_error(exc, path, "read the events file")
+            except DecodeError:
+                self._failed[path] = f"{path.name}: a record that is not a TensorBoard event (a damaged file?)"
         return self
+
+    def problems(self) -> list[str]:
+        """One line per events file that could not be read to its end: unreadable, truncated or damaged."""
+        out = list(self._failed.values())
+        for path in _event_files(self.run_dir):
+            if path in self._failed:
+                continue
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue  # removed since: nothing left to read
+            left = size - self._read.get(path, 0)
+            if size == 0:
+                out.append(f"{path.name}: empty (the run wrote no event to it)")
+            elif left > 0:
+                out.append(
+                    f"{path.name}: {left:,} of {size:,} bytes after the last readable record "
+                    "(a truncated or damaged events file; its later iterations are missing)"
+                )
+        return out
 
     def series(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of a tag, sorted by step (empty arrays when never logged)."""
@@ -86,6 +133,8 @@ class RunRecord:
         total_wall: Training seconds in all.
         eval_returns: Deterministic evaluation returns at the end (ablation cells), else ``None``.
         state: ``done``, ``running``, ``interrupted``, ``failed`` (ablation cells) or ``unknown``.
+        problems: Files of the run that could not be read (fully): each names the file and what is wrong. The
+            summary marks the run's setting and ``genpo plot`` warns.
     """
 
     run_dir: Path
@@ -101,6 +150,7 @@ class RunRecord:
     total_wall: float = 0.0
     eval_returns: list[float] | None = None
     state: str = "unknown"
+    problems: list[str] = field(default_factory=list)
 
     def final_return(self, fraction: float = 0.1) -> float | None:
         """Mean training return over the last ``fraction`` of the logged iterations that had episodes."""
@@ -115,34 +165,42 @@ def describe_policy(cfg: dict[str, Any]) -> str:
     p = cfg.get("policy", {})
     if p.get("model", "flow") != "flow":
         return str(p.get("model"))
-    return f"flow {p.get('integrator')} K={p.get('steps')} {p.get('likelihood')}"
+    k = p.get("flow_steps", p.get("steps"))  # "steps" in runs written before issue 16
+    return f"flow {p.get('integrator')} K={k} {p.get('likelihood')}"
 
 
-def read_cell(run_dir: Path) -> dict[str, Any] | None:
-    """The ``cell.json`` of an ablation cell, or ``None``."""
-    path = Path(run_dir) / CELL_FILE
+def _read_json(path: Path, problems: list[str] | None) -> Any:
+    """A JSON file's data, or None when absent; an unreadable one is named in ``problems`` (when given)."""
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if problems is not None:
+            problems.append(f"{path.name}: unreadable ({exc})")
         return None
+
+
+def read_cell(run_dir: Path, problems: list[str] | None = None) -> dict[str, Any] | None:
+    """The ``cell.json`` of an ablation cell, or ``None`` (an unreadable one is named in ``problems``)."""
+    data = _read_json(Path(run_dir) / CELL_FILE, problems)
+    return data if isinstance(data, dict) else None
 
 
 EVALUATION_FILE = "evaluation.json"
 
 
-def stored_evaluation(run_dir: Path, episodes: int | None = None) -> list[float] | None:
+def stored_evaluation(
+    run_dir: Path, episodes: int | None = None, problems: list[str] | None = None
+) -> list[float] | None:
     """Returns of ``genpo plot --evaluate`` for the run's newest checkpoint (and ``episodes``, if given)."""
     from genpo.training.checkpoint import checkpoints_in
 
-    path = Path(run_dir) / EVALUATION_FILE
     ckpts = checkpoints_in(Path(run_dir))
-    if not path.is_file() or not ckpts:
+    if not ckpts:
         return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    data = _read_json(Path(run_dir) / EVALUATION_FILE, problems)
+    if not isinstance(data, dict):
         return None
     if data.get("checkpoint") != ckpts[-1].name or (episodes is not None and data.get("episodes") != episodes):
         return None  # stale: the run went on, or another length was asked for
@@ -170,14 +228,31 @@ def curve_of(reader: ScalarReader) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return ret_steps, rets, wall, float(sps.mean()), int(sps_steps[-1]), float(wall_at[-1])
 
 
+def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` holds ``params/config.yaml`` (what ``genpo train`` writes first)."""
+    return (Path(path) / "params" / "config.yaml").is_file()
+
+
 def read_run(run_dir: Path, reader: ScalarReader | None = None) -> RunRecord:
-    """Reads one run folder (``ValueError`` when it has no ``params/config.yaml``)."""
+    """Reads one run folder; files that cannot be read (fully) are listed in the record's ``problems``.
+
+    Raises:
+        ConfigError: The folder is not a run folder (no ``params/config.yaml``).
+    """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "params" / "config.yaml"
-    if not cfg_path.is_file():
-        raise ValueError(f"{str(run_dir)!r} is not a run folder (no params/config.yaml)")
-    cfg = yaml.safe_load(cfg_path.read_text()) or {}
-    cell = read_cell(run_dir)
+    if not is_run_folder(run_dir):
+        raise ConfigError(f"{str(run_dir)!r} is not a run folder (no params/config.yaml)")
+    problems: list[str] = []
+    try:
+        cfg = yaml.safe_load(cfg_path.read_text()) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(f"params/config.yaml: unreadable ({exc})")
+        cfg = {}
+    if not isinstance(cfg, dict):
+        problems.append("params/config.yaml: not a mapping of sections")
+        cfg = {}
+    cell = read_cell(run_dir, problems)
     seed = int(cfg.get("run", {}).get("seed", 0))
     if cell is not None:
         group, varied, seed = cell["group"], dict(cell.get("varied", {})), int(cell["seed"])
@@ -186,7 +261,9 @@ def read_run(run_dir: Path, reader: ScalarReader | None = None) -> RunRecord:
         name = str(cfg.get("run", {}).get("run_name") or "")
         group = _SEED_SUFFIX.sub("", name) if name else describe_policy(cfg)
         varied, env = {}, cfg.get("env", {}).get("id", "?")
-    steps, rets, wall, sps, last, total_wall = curve_of((reader or ScalarReader(run_dir)).poll())
+    reader = (reader or ScalarReader(run_dir)).poll()
+    problems += reader.problems()
+    steps, rets, wall, sps, last, total_wall = curve_of(reader)
     return RunRecord(
         run_dir=run_dir,
         env=env,
@@ -199,19 +276,24 @@ def read_run(run_dir: Path, reader: ScalarReader | None = None) -> RunRecord:
         sps=sps,
         total_steps=last,
         total_wall=total_wall,
-        eval_returns=(cell or {}).get("eval_returns") or stored_evaluation(run_dir),
+        eval_returns=(cell or {}).get("eval_returns") or stored_evaluation(run_dir, problems=problems),
         state=(cell or {}).get("state", "unknown"),
+        problems=problems,
     )
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
-    """Every run folder at or below the given paths (sorted, no duplicates)."""
+    """Every run folder at or below the given paths (sorted, no duplicates).
+
+    Raises:
+        ConfigError: A path that does not exist.
+    """
     found: set[Path] = set()
     for p in paths:
         p = Path(p)
         if not p.exists():
-            raise ValueError(f"{str(p)!r} does not exist")
-        if (p / "params" / "config.yaml").is_file():
+            raise ConfigError(f"{str(p)!r} does not exist")
+        if is_run_folder(p):
             found.add(p.resolve())
         found.update(c.parent.parent.resolve() for c in p.rglob("params/config.yaml"))
     return sorted(found)

@@ -77,7 +77,24 @@ def stratified_bootstrap(
     return Interval(float(statistic(x)), float(low), float(high))
 
 
-def mean_std(values: np.ndarray) -> tuple[float, float]:
-    """Mean and population standard deviation (``ddof=0``: with 3 seeds the sample std says little more)."""
-    v = np.asarray(values, dtype=np.float64)
-    return float(v.mean()), float(v.std())
+def mean_std(values: np.ndarray) -> tuple[float, float | None]:
+    """Mean and sample standard deviation across seeds (``ddof=1``); the std is None for one value (no spread).
+
+    Raises:
+        ValueError: No values (a caller's bug: there is nothing to summarize).
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0:
+        raise ValueError("mean_std of no values")
+    return float(v.mean()), (float(v.std(ddof=1)) if v.size > 1 else None)
+
+
+SPREAD_NOTE = "std is the sample standard deviation across seeds (ddof = 1); with one seed there is no spread (—)"
+"""How summaries state their spread (their footnotes say it)."""
+
+
+def format_spread(mean: float, std: float | None, fmt: str | None = None) -> str:
+    """``mean ± std``, or ``mean ± —`` with one seed (``fmt``: a format spec for both, e.g. ``.2f``)."""
+    if fmt is None:
+        return f"{mean} ± {'—' if std is None else std}"
+    return f"{mean:{fmt}} ± {'—' if std is None else format(std, fmt)}"

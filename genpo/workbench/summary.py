@@ -13,7 +13,7 @@ import numpy as np
 
 from genpo.training.files import write_atomic
 from genpo.workbench.runs import RunRecord
-from genpo.workbench.stats import Interval, mean_std, stratified_bootstrap
+from genpo.workbench.stats import SPREAD_NOTE, Interval, mean_std, stratified_bootstrap
 
 FINAL_FRACTION = 0.1
 
@@ -30,9 +30,11 @@ class GroupSummary:
     evaluation: list[float] | None
     sps: float | None
     wall: float
+    damaged: int = 0
+    """Runs of this group with a file that could not be read fully (their numbers may miss iterations)."""
 
     @staticmethod
-    def _stats(values: list[float] | None) -> tuple[float, float, Interval] | None:
+    def _stats(values: list[float] | None) -> tuple[float, float | None, Interval] | None:
         if not values:
             return None
         mean, std = mean_std(values)
@@ -43,13 +45,14 @@ class GroupSummary:
         out: dict[str, Any] = {"env": self.env, "setting": self.group, "seeds": len(self.seeds)}
         for kind, values in (("train", self.train), ("eval", self.evaluation)):
             s = self._stats(values)
-            out[f"{kind}_mean"], out[f"{kind}_std"] = (s[0], s[1]) if s else ("", "")
+            out[f"{kind}_mean"], out[f"{kind}_std"] = (s[0], "" if s[1] is None else s[1]) if s else ("", "")
             out[f"{kind}_iqm"], out[f"{kind}_iqm_low"], out[f"{kind}_iqm_high"] = (
                 (s[2].point, s[2].low, s[2].high) if s else ("", "", "")
             )
         out["env_steps"] = self.env_steps
         out["env_steps_per_s"] = "" if self.sps is None else self.sps
         out["wall_time_s"] = self.wall
+        out["damaged_runs"] = self.damaged
         return out
 
 
@@ -74,6 +77,7 @@ def group_runs(runs: list[RunRecord]) -> list[GroupSummary]:
                 evaluation=evals if len(evals) == len(members) else None,
                 sps=float(np.mean(sps)) if sps else None,
                 wall=float(np.mean([r.total_wall for r in members])),
+                damaged=sum(1 for r in members if r.problems),
             )
         )
     return out
@@ -126,14 +130,18 @@ def markdown(summaries: list[GroupSummary], episodes: int | None = None) -> str:
     buf.write("eval return (mean ± std) | eval IQM [95% CI] | env-steps/s | wall time (s) |\n")
     buf.write("|" + "---|" * 10 + "\n")
     for s in summaries:
-        cells = [s.env, s.group, str(len(s.seeds)), f"{s.env_steps:,.0f}"]
+        group = s.group + (f" (damaged: {s.damaged} of {len(s.seeds)} runs)" if s.damaged else "")
+        cells = [s.env, group, str(len(s.seeds)), f"{s.env_steps:,.0f}"]
         for values in (s.train, s.evaluation):
             st = GroupSummary._stats(values)
             if st is None:
                 cells += ["n/a", "n/a"]
             else:
                 mean, std, ci = st
-                cells += [f"{_fmt(mean)} ± {_fmt(std)}", f"{_fmt(ci.point)} [{_fmt(ci.low)}, {_fmt(ci.high)}]"]
+                cells += [
+                    f"{_fmt(mean)} ± {'—' if std is None else _fmt(std)}",
+                    f"{_fmt(ci.point)} [{_fmt(ci.low)}, {_fmt(ci.high)}]",
+                ]
         cells += ["n/a" if s.sps is None else f"{s.sps:,.0f}", f"{s.wall:,.0f}"]
         buf.write("| " + " | ".join(cells) + " |\n")
     ev = f"{episodes} episodes" if episodes else "N episodes"
@@ -141,7 +149,13 @@ def markdown(summaries: list[GroupSummary], episodes: int | None = None) -> str:
         "\n*Train return*: mean return of the training episodes (stochastic policy) that finished in the last "
         f"{FINAL_FRACTION:.0%} of the logged iterations of each run. *Eval return*: deterministic evaluation at "
         f"the end of each run ({ev}, zero-noise actions, as `genpo play`); n/a where a run has none. "
-        "Mean ± std (population) across seeds; IQM with a 95% stratified-bootstrap percentile interval "
-        "(2,000 replicates) across seeds. Env-steps/s and wall time (training only) are means across seeds.\n"
+        f"Mean ± std across seeds: {SPREAD_NOTE}; IQM with a 95% stratified-bootstrap percentile interval "
+        "(2,000 replicates) across seeds. Env-steps/s and wall time (training only) are means across seeds."
     )
+    if any(s.damaged for s in summaries):
+        buf.write(
+            " *Damaged*: a run with an events or metrics file that could not be read to its end (named in the "
+            "warnings of `genpo plot`); its numbers stop at the last readable record."
+        )
+    buf.write("\n")
     return buf.getvalue()

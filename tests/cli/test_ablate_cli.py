@@ -147,8 +147,8 @@ def test_a_background_ablation_refuses_a_second_driver_and_stops_on_sigterm(tmp_
     [
         (["--vary", "stepz=1,2"], "unknown configuration field 'stepz'; allowed: env.id"),
         (["--vary", "model=flow,nope"], "unknown model 'nope'; choose one of: flow, gaussian"),
-        (["--setting", "f=model=flow", "--vary", "p=0.5,2"], "policy.p must be in the open interval (0, 1)"),
-        (["--setting", "x=model=flow steps=0"], "policy.steps must be an integer in [1, 1000]"),
+        (["--setting", "f=model=flow", "--vary", "p=0.5,2"], "policy.mix_p must be in the open interval (0, 1)"),
+        (["--setting", "x=model=flow steps=0"], "policy.flow_steps must be an integer in [1, 1000]"),
         (["--setting", "x='policy.options={foo: 1}'"], "foo"),
         (["--setting", "no equals"], "--setting expects NAME="),
         (["--vary", "seed=1,2"], "set by the workbench (--seeds)"),

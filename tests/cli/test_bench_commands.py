@@ -66,7 +66,7 @@ def test_bench_train_model_specs_set_fields():
     from genpo.benchmarks import train as bench
 
     assert bench.model_sections("edict:compress_fraction=0.25:steps=3") == {
-        "policy": {"model": "flow", "integrator": "edict", "steps": 3},
+        "policy": {"model": "flow", "integrator": "edict", "flow_steps": 3},
         "algo": {"compress_fraction": 0.25},
     }
     rows = bench.run(("builtin:PointMass",), ("edict", "edict:compress_fraction=0.25"), num_envs=2, iterations=1)

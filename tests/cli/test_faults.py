@@ -361,9 +361,26 @@ FAULTS = [
         "(algo.compress_coef is 0)",
     ),
     Fault("entropy-coef-nan", ("train", *PM, "--entropy-coef", "nan"), 2, "algo.entropy_coef must be a finite number"),
-    Fault("steps-huge", ("train", *PM, "--steps", "100000000"), 2, "policy.steps must be an integer in [1, 1000]"),
+    Fault(
+        "steps-huge",
+        ("train", *PM, "--steps", "100000000"),
+        2,
+        "policy.flow_steps must be an integer in [1, 1000], got 100000000 (option --steps)",
+    ),
     Fault(
         "rollout-huge", ("train", *PM, "--num-envs", "1000000"), 2, "rollout steps_per_env * env.num_envs is at most"
+    ),
+    Fault(
+        "preset-for-a-task-without-one",
+        ("train", "--preset", "paper", "--env", "isaaclab:Isaac-Nope", "--max-iterations", "1"),
+        2,
+        "no IsaacLab preset for 'isaaclab:Isaac-Nope'; presets: ant",
+    ),
+    Fault(
+        "old-spelling-given-twice",
+        ("train", *PM, "--set", "policy.steps=3", "--set", "steps=4"),
+        2,
+        "sets policy.flow_steps again",
     ),
     Fault("num-envs-huge", ("train", "--env", "builtin:PointMass", "--num-envs", "100000000000"), 2, "[1, 1048576]"),
     Fault("seed-overflow", ("train", *PM, "--seed", "99999999999999999999"), 2, "(option --seed)"),

@@ -136,3 +136,32 @@ def test_plot_actions_over_folders_tabulates_modes_per_setting(tmp_path, one_thr
     table = (out / "actions.md").read_text()
     assert table.splitlines()[2].startswith("| g | 2 | ")
     assert (out / "actions_grid.png").is_file() and (out / "actions_grid.svg").is_file()
+
+
+def test_plot_warns_about_a_truncated_events_file_and_marks_its_setting(tmp_path, one_thread):
+    for seed in (1, 2):
+        train(tmp_path, "builtin:MultiGoal", 3, seed=seed, run_name=f"mine_s{seed}")
+    (events,) = (tmp_path / "logs").glob("genpo/*/*_mine_s2/events.out.tfevents.*")
+    events.write_bytes(events.read_bytes()[:-7])  # cut inside the last record
+    out = tmp_path / "fig"
+    done = CliRunner().invoke(app, ["plot", str(tmp_path / "logs"), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())
+    assert f"warning: {events.parent}: {events.name}: " in text and "truncated or damaged events file" in text
+    summary = (out / "summary.md").read_text()
+    assert "mine (damaged: 1 of 2 runs)" in summary and "*Damaged*" in summary
+    assert "sample standard deviation across seeds (ddof = 1)" in summary
+    with (out / "summary.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    assert row["damaged_runs"] == "1" and float(row["env_steps"]) > 0
+
+
+def test_one_seed_has_no_spread_said_as_such(tmp_path, one_thread):
+    train(tmp_path, "builtin:MultiGoal", 3, seed=1, run_name="solo_s1")
+    out = tmp_path / "fig"
+    done = CliRunner().invoke(app, ["plot", str(tmp_path / "logs"), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    with (out / "summary.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    assert row["train_std"] == ""
+    assert " ± —" in (out / "summary.md").read_text()

@@ -210,7 +210,7 @@ def train_and_resume(task: str, folder: str, options: dict[str, Any]) -> dict[st
         "checkpoints": saved,
         "resumed_iterations": resumed.iterations,
         "resumed_env_steps": resumed.env_steps,
-        "policy": [cfg.policy.model, cfg.policy.integrator, cfg.policy.steps, list(cfg.policy.hidden)],
+        "policy": [cfg.policy.model, cfg.policy.integrator, cfg.policy.flow_steps, list(cfg.policy.hidden)],
         "learning_rate": cfg.algo.learning_rate,
         "train_seconds": round(trained - start, 2),
         "resume_seconds": round(time.perf_counter() - trained, 2),

@@ -18,7 +18,12 @@ def test_every_preset_builds_a_valid_config(name):
     hp = preset["hyperparameters"]
     assert cfg.env.num_envs == hp["num_envs"] and cfg.algo.learning_rate == hp["learning_rate"]
     assert cfg.policy.hidden == hp["hidden"] and cfg.run.max_iterations == hp["max_iterations"]
-    assert (cfg.policy.integrator, cfg.policy.steps, cfg.policy.p, cfg.algo.compress_coef) == ("edict", 5, 0.95, 0.01)
+    assert (cfg.policy.integrator, cfg.policy.flow_steps, cfg.policy.mix_p, cfg.algo.compress_coef) == (
+        "edict",
+        5,
+        0.95,
+        0.01,
+    )
     assert cfg.algo.compress_fraction == 1.0  # the paper's compression term, not genpo's cheaper default
 
 

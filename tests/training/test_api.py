@@ -62,7 +62,7 @@ def test_keyword_overrides_nest(overrides, expected):
     assert api.nest_overrides(overrides) == expected
 
 
-@pytest.mark.parametrize(("overrides", "match"), [({"options": {}}, "ambiguous.*env.options"), ({"lr": 1}, "unknown")])
+@pytest.mark.parametrize(("overrides", "match"), [({"options": {}}, "ambiguous.*env.options"), ({"lrr": 1}, "unknown")])
 def test_bad_overrides_are_refused(overrides, match):
     with pytest.raises(ConfigError, match=match):
         api.nest_overrides(overrides)
@@ -80,7 +80,7 @@ def test_resume_keeps_architecture_and_finds_latest(tmp_path):
     assert first.run_dir is not None and (first.run_dir / "model_2.pt").is_file()
     run = api.prepare(small(tmp_path), resume=True, env="builtin:PointMass")
     assert run.checkpoint_path == first.run_dir / "model_2.pt" and run.checkpoint["iteration"] == 2
-    with pytest.raises(ConfigError, match=r"the overrides sets policy.steps=3 .*keeps its architecture"):
+    with pytest.raises(ConfigError, match=r"the overrides sets policy.flow_steps=3 .*keeps its architecture"):
         api.prepare(small(tmp_path), resume=True, steps=3)
     with pytest.raises(ConfigError, match=r"policy\.activation='elu'"):
         api.prepare(small(tmp_path), resume=True, activation="elu")

@@ -10,7 +10,7 @@ from genpo.training.config import TrainConfig, load_yaml, save_yaml
 
 def test_yaml_roundtrip_and_override(tmp_path):
     cfg = TrainConfig.from_dict({"algo": {"learning_rate": 1e-3}, "policy": {"steps": 3}})
-    assert cfg.algo.learning_rate == 1e-3 and cfg.policy.steps == 3 and cfg.algo.num_epochs == 5
+    assert cfg.algo.learning_rate == 1e-3 and cfg.policy.flow_steps == 3 and cfg.algo.num_epochs == 5
     save_yaml(cfg, tmp_path / "c.yaml")
     again = TrainConfig.from_dict(load_yaml(tmp_path / "c.yaml"))
     assert again == cfg

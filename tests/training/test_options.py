@@ -12,10 +12,11 @@ from genpo.errors import ConfigError
 from genpo.inversion import INTEGRATORS, LIKELIHOODS
 from genpo.models import MODELS, VELOCITIES
 from genpo.models.factory import _FILLED
-from genpo.training.config import PolicyConfig, build_actor
+from genpo.training.config import PolicyConfig, TrainConfig, build_actor, check_parts
 
 # Fields of the policy section that reach parts under their own name (not through policy.options).
 FIELD_VALUES: dict[str, Any] = {"hidden": [8], "activation": "tanh", "p": 0.9}
+FIELD_OF = {"p": "mix_p"}  # a part's option -> the policy field that sets it, where the names differ
 
 
 def _pair_for(integrator: str | None = None, likelihood: str | None = None) -> tuple[str, str]:
@@ -83,7 +84,7 @@ def test_every_option_of_every_part_reaches_it(monkeypatch, kind, name, cls, opt
     monkeypatch.setattr(cls, "__init__", recording)
     if option in FIELD_VALUES:
         value = FIELD_VALUES[option]
-        policy = PolicyConfig(**section, **{option: value})
+        policy = PolicyConfig(**section, **{FIELD_OF.get(option, option): value})
         expected = tuple(value) if option == "hidden" else value
     else:
         value = expected = _options(cls)[option]  # the default, given explicitly: it must arrive as given
@@ -97,9 +98,15 @@ def test_every_option_of_every_part_reaches_it(monkeypatch, kind, name, cls, opt
     ("policy", "match"),
     [
         ({"model": "gaussian", "integrator": "euler"}, r"policy.integrator='euler': only model 'flow' takes it"),
-        ({"model": "gaussian", "steps": 3, "likelihood": "jacobian"}, r"policy.steps=3, policy.likelihood='jacobian'"),
-        ({"model": "nsf", "p": 0.5}, r"policy.p=0.5: only model 'flow'"),
-        ({"integrator": "euler", "p": 0.5}, r"policy.p=0.5 is taken by none of the chosen parts.*integrator 'euler'"),
+        (
+            {"model": "gaussian", "flow_steps": 3, "likelihood": "jacobian"},
+            r"policy.flow_steps=3, policy.likelihood='jacobian'",
+        ),
+        ({"model": "nsf", "mix_p": 0.5}, r"policy.mix_p=0.5: only model 'flow'"),
+        (
+            {"integrator": "euler", "mix_p": 0.5},
+            r"policy.mix_p=0.5 is taken by none of the chosen parts.*integrator 'euler'",
+        ),
         (
             {"velocity": "resmlp", "options": {"depth": 3}},
             r"unknown option\(s\) depth.*velocity network 'resmlp' takes",
@@ -116,7 +123,7 @@ def test_every_option_of_every_part_reaches_it(monkeypatch, kind, name, cls, opt
 )
 def test_misplaced_options_are_refused(policy, match):
     with pytest.raises(ConfigError, match=match):
-        build_actor(PolicyConfig(**policy), obs_dim=3, action_dim=2)
+        check_parts(TrainConfig(policy=PolicyConfig(**policy)))
 
 
 def test_defaults_of_fields_a_part_does_not_take_are_not_errors():

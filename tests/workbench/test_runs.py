@@ -9,6 +9,7 @@ import pytest
 import yaml
 from torch.utils.tensorboard import SummaryWriter
 
+from genpo.errors import ConfigError
 from genpo.workbench.runs import ScalarReader, curve_of, find_runs, read_run
 
 
@@ -42,5 +43,47 @@ def test_resumed_run_later_file_wins_and_wall_time_sums_iterations(tmp_path):
 
 
 def test_read_run_refuses_a_folder_without_config(tmp_path):
-    with pytest.raises(ValueError, match="not a run folder"):
+    with pytest.raises(ConfigError, match="not a run folder"):
         read_run(tmp_path)
+
+
+def _run(tmp_path, name="a_s1", seed=1):
+    run = tmp_path / "genpo" / "Env" / name
+    (run / "params").mkdir(parents=True)
+    (run / "params" / "config.yaml").write_text(
+        yaml.safe_dump({"env": {"id": "x:Env"}, "run": {"seed": seed, "run_name": name}})
+    )
+    return run
+
+
+@pytest.mark.parametrize("keep", [0.5, 10, 0])
+def test_a_truncated_events_file_is_named_and_its_run_marked(tmp_path, keep):
+    run = _run(tmp_path)
+    log(run, [(100, 50.0, 1.0), (200, 50.0, 2.0), (300, 50.0, 3.0)])
+    (events,) = run.glob("events.out.tfevents.*")
+    data = events.read_bytes()
+    events.write_bytes(data[: int(len(data) * keep)] if isinstance(keep, float) else data[:keep])
+    rec = read_run(run)
+    assert len(rec.problems) == 1 and events.name in rec.problems[0]
+    assert ("bytes after the last readable record" if keep else "empty") in rec.problems[0]
+    if keep == 0.5:  # what was readable is kept
+        assert 0 < rec.total_steps < 300
+
+
+def test_a_damaged_record_and_unreadable_metrics_files_are_named(tmp_path):
+    run = _run(tmp_path)
+    log(run, [(100, 50.0, 1.0), (200, 50.0, 2.0)])
+    (events,) = run.glob("events.out.tfevents.*")
+    data = bytearray(events.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a flipped byte: the record's CRC fails
+    events.write_bytes(bytes(data))
+    (run / "cell.json").write_text('{"group": "a", "seed"')  # cut mid-write by an older genpo
+    rec = read_run(run)
+    assert any(events.name in p for p in rec.problems)
+    assert any(p.startswith("cell.json: unreadable") for p in rec.problems)
+
+
+def test_a_complete_run_has_no_problems(tmp_path):
+    run = _run(tmp_path)
+    log(run, [(100, 50.0, 1.0)])
+    assert read_run(run).problems == []

@@ -53,5 +53,9 @@ def test_bootstrap_is_reproducible_and_checks_its_input():
         stratified_bootstrap(x, confidence=1.0)
 
 
-def test_mean_std_is_population_std():
-    assert mean_std([1.0, 3.0]) == (2.0, 1.0)
+def test_mean_std_is_the_sample_std_and_one_seed_has_no_spread():
+    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))  # ddof = 1
+    assert mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert mean_std([4.0]) == (4.0, None)
+    with pytest.raises(ValueError, match="no values"):
+        mean_std([])
