@@ -19,6 +19,7 @@ def registries() -> dict[str, object]:
     from genpo.envs import ENV_BACKENDS
     from genpo.inversion import INTEGRATORS, LIKELIHOODS
     from genpo.models import MODELS, VELOCITIES
+    from genpo.training.algorithm import ALGORITHMS
     from genpo.workbench.runner import LAUNCHERS
 
     return {
@@ -27,6 +28,7 @@ def registries() -> dict[str, object]:
         "integrators (--integrator)": INTEGRATORS,
         "likelihood estimators (--likelihood)": LIKELIHOODS,
         "environment backends (--env PREFIX:ID)": ENV_BACKENDS,
+        "algorithms (--set algo.name=NAME)": ALGORITHMS,
         "ablation launchers (genpo ablate --launcher)": LAUNCHERS,
         "scripted demonstrators (genpo collect --checkpoint scripted:NAME)": DEMONSTRATORS,
     }
@@ -36,7 +38,7 @@ def registries() -> dict[str, object]:
 def list_parts(
     plugin: list[str] = typer.Option([], "--plugin", help="Import this module first (repeatable)."),
 ) -> None:
-    """List models, velocity networks, integrators, likelihood estimators, environment backends and demonstrators."""
+    """List models, velocity networks, integrators, likelihood estimators, environment backends, algorithms, ..."""
     from genpo.plugins import import_plugins
 
     console = Console()

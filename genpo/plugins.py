@@ -1,12 +1,12 @@
 """User parts without forking genpo: dotted paths (``pkg.mod:Attr``) and ``genpo.plugins`` entry points.
 
 Wherever a part is named (``policy.velocity``, ``policy.integrator``, ``policy.likelihood``,
-``policy.model``, the backend of ``env.id``) a registry accepts, besides its built-in names:
+``policy.model``, ``algo.name``, the backend of ``env.id``) a registry accepts, besides its built-in names:
 
 * a **dotted path** ``pkg.mod:Attr`` (``Attr`` may be ``Outer.Inner``): the module is imported with
   :func:`importlib.import_module` and the attribute looked up with ``getattr``; nothing is evaluated;
 * a name an installed distribution registers as an **entry point** in group ``genpo.plugins``, spelled
-  ``<kind>.<name>`` (kinds: ``model``, ``velocity``, ``integrator``, ``likelihood``, ``env``)::
+  ``<kind>.<name>`` (kinds: ``model``, ``velocity``, ``integrator``, ``likelihood``, ``env``, ``algorithm``)::
 
       [project.entry-points."genpo.plugins"]
       "velocity.film" = "mypkg.nets:FiLMVelocity"
@@ -37,7 +37,7 @@ from typing import Any
 from genpo.errors import PluginError
 
 GROUP = "genpo.plugins"
-KINDS = ("model", "velocity", "integrator", "likelihood", "env")
+KINDS = ("model", "velocity", "integrator", "likelihood", "env", "algorithm")
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -149,7 +149,13 @@ def first_line(obj: Any) -> str:
 
 
 # -- which modules a configuration would import ------------------------------------------------------
-PART_FIELDS = (("policy", "model"), ("policy", "velocity"), ("policy", "integrator"), ("policy", "likelihood"))
+PART_FIELDS = (
+    ("policy", "model"),
+    ("policy", "velocity"),
+    ("policy", "integrator"),
+    ("policy", "likelihood"),
+    ("algo", "name"),
+)
 
 
 def env_modules(env_id: object) -> list[str]:

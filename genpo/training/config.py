@@ -72,6 +72,9 @@ class PolicyConfig:
 class AlgoConfig:
     """PPO with GenPO's extra terms (authors' Ant defaults)."""
 
+    name: str = "ppo"
+    """The on-policy algorithm: a name ``genpo list`` shows (``ppo``), a dotted path ``pkg.mod:Class`` or an
+    installed ``genpo.plugins`` entry point ``algorithm.<name>`` (docs/architecture.md: add an algorithm)."""
     learning_rate: float = 5e-4
     """Initial Adam learning rate (finite, > 0)."""
     schedule: str = "adaptive"
@@ -420,6 +423,10 @@ def validate(cfg: TrainConfig) -> None:
         val = getattr(a, name)
         _check(isinstance(val, bool), f"{section}.{name}", val, "true or false")
     _check(isinstance(p.normalize_obs, bool), "policy.normalize_obs", p.normalize_obs, "true or false")
+    _check(isinstance(a.name, str) and a.name.strip() != "", "algo.name", a.name, "an algorithm name")
+    from genpo.training.algorithm import ALGORITHMS
+
+    ALGORITHMS.get(a.name)  # a ConfigError naming the registered algorithms
     _check(a.schedule in SCHEDULES, "algo.schedule", a.schedule, f"one of {', '.join(SCHEDULES)}")
     _check(a.trust_region in ("clip", "aspo"), "algo.trust_region", a.trust_region, "one of clip, aspo")
     _check(_is_finite(a.desired_kl) and a.desired_kl > 0, "algo.desired_kl", a.desired_kl, "finite and > 0")
