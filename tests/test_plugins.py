@@ -273,14 +273,6 @@ def test_an_algorithm_from_a_plugin_package_trains_lists_and_resumes(user):
     assert refused.returncode == 2 and "trained by algorithm 'critic-only'" in refused.stdout, refused.stdout
 
 
-def test_an_unknown_algorithm_is_refused_with_the_allowed_names(user):
-    proc = user.train("--set", "algo.name=nosuch")
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2, out
-    assert "unknown algorithm 'nosuch'; choose one of: ppo" in out and "Traceback" not in out
-    assert not user.logs.exists()
-
-
 def test_a_dotted_algorithm_trains_the_critic_and_leaves_the_actor(tmp_path, monkeypatch):
     from genpo.training.config import TrainConfig
     from genpo.training.runner import Trainer
@@ -328,11 +320,18 @@ def test_broken_plugins_are_refused_before_any_work(tmp_path, monkeypatch, overr
     assert not (tmp_path / "logs").exists()
 
 
-def test_a_broken_plugin_exits_2_without_traceback_or_folder(user):
-    proc = user.train("--velocity", "userpkg.nets:NoForward")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--velocity", "userpkg.nets:NoForward"), "lacks forward"),
+        (("--set", "algo.name=nosuch"), "unknown algorithm 'nosuch'; choose one of: ppo or a dotted path"),
+    ],
+)
+def test_a_broken_plugin_or_unknown_part_exits_2_without_traceback_or_folder(user, args, message):
+    proc = user.train(*args)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
-    assert "lacks forward" in out and "Traceback" not in out
+    assert message in out and "Traceback" not in out
     assert not user.logs.exists()
 
 

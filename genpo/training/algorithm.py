@@ -76,16 +76,8 @@ class Rollout:
         self._transition = (obs_n, critic_n, latent, score, value)
         return action
 
-    def process_env_step(
-        self,
-        next_obs: Tensor,
-        next_critic_obs: Tensor,
-        reward: Tensor,
-        terminated: Tensor,
-        truncated: Tensor,
-        extras: dict[str, Any],
-    ) -> None:
-        """Stores the transition :meth:`act` started: normalized reward, time-out bootstrap, normalizer updates."""
+    def record(self, reward: Tensor, terminated: Tensor, truncated: Tensor, extras: dict[str, Any]) -> None:
+        """Stores the transition :meth:`act` started, with the normalized reward bootstrapped on time-outs."""
         obs_n, critic_n, latent, score, value = self._transition
         self.score_finite &= torch.isfinite(score).all().to(self.score_finite.device)
         reward = reward.to(value.device, torch.float32)
@@ -93,7 +85,6 @@ class Rollout:
             reward = self.reward_norm(reward, terminated | truncated, all_reduce_sum, deferred=self.dist.enabled)
         reward = self.bootstrap_time_outs(reward, value, terminated, truncated, extras)
         self.storage.add(obs_n, critic_n, latent, score, value, reward, (terminated | truncated).float())
-        self.observe(next_obs, next_critic_obs)
 
     def bootstrap_time_outs(
         self, reward: Tensor, value: Tensor, terminated: Tensor, truncated: Tensor, extras: dict[str, Any]
@@ -205,8 +196,9 @@ class OnPolicyAlgorithm(ABC):
         truncated: Tensor,
         extras: dict[str, Any],
     ) -> None:
-        """Records what the environment returned for the last :meth:`act`."""
-        self.rollout.process_env_step(next_obs, next_critic_obs, reward, terminated, truncated, extras)
+        """Records what the environment returned for the last :meth:`act`; folds the new observations in."""
+        self.rollout.record(reward, terminated, truncated, extras)
+        self.rollout.observe(next_obs, next_critic_obs)
 
     def compute_returns(self, critic_obs: Tensor) -> None:
         """Ends a rollout: advantages and returns from the last observation's value."""
