@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from genpo.cli.app import app
+from genpo.console import make_console
 from genpo.errors import ConfigError, GenpoError
 
 GRID_PANEL, RUN_PANEL, LAUNCH_PANEL = "Grid", "Every cell", "Launching"
@@ -100,7 +100,7 @@ def ablate(
     from genpo.workbench.ablate import base_config, plan
     from genpo.workbench.runner import default_jobs
 
-    console = Console()
+    console = make_console()
     try:
         base = base_config(env, num_envs, total_steps, config, preset)
         ablation = plan(out, setting, vary, parse_seeds(seeds), base, episodes)

@@ -7,10 +7,10 @@ parts appear with their distribution as origin; ``--plugin MODULE`` imports a mo
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from genpo.cli.app import app
+from genpo.console import make_console
 
 
 def registries() -> dict[str, object]:
@@ -41,7 +41,7 @@ def list_parts(
     """List models, velocity networks, integrators, likelihood estimators, environment backends, algorithms, ..."""
     from genpo.plugins import import_plugins
 
-    console = Console()
+    console = make_console()
     import_plugins(plugin)
     for title, reg in registries().items():
         reg.load_plugins()

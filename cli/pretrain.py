@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from genpo.cli.app import app
 from genpo.cli.train import ENV_PANEL, POLICY_PANEL, RUN_PANEL, field_option, overrides_from_options, overrides_from_set
+from genpo.console import make_console
 from genpo.errors import ConfigError
 
 DATA_PANEL = "Pretraining"
@@ -140,5 +140,5 @@ def pretrain(
     overrides = overrides_from_options(given)
     set_flags = overrides_from_set(rest, overrides)
     overrides.update({dotted: value for dotted, (value, _) in set_flags.items()})
-    console = Console()
+    console = make_console()
     run_pretrain(dataset, config, env=env, pretrain={**settings, **from_set}, console=console, **overrides)

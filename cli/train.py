@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
+from genpo.console import make_console
 from genpo.errors import ConfigError
 
 ENV_PANEL, POLICY_PANEL, ALGO_PANEL, RUN_PANEL, RESUME_PANEL, DIST_PANEL = (
@@ -177,7 +178,7 @@ def train(
     """
     from genpo.training import api
 
-    console = Console()
+    console = make_console()
     if nproc is not None:
         if nproc < 1:
             raise ConfigError(f"--nproc must be >= 1, got {nproc}")

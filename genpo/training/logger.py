@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from genpo.console import make_console
 from genpo.errors import GenpoError, RunFailed
 from genpo.training.files import disk_error
 
@@ -119,7 +120,7 @@ class RunLogger:
         print_every: float = 10.0,
     ) -> None:
         self.enabled = enabled
-        self.console = console or Console(stderr=False)
+        self.console = console or make_console()
         self.sinks: list[ScalarSink] = []
         self._write_failures: dict[int, Exception] = {}  # id(sink) -> what its write raised
         if enabled and run_dir is not None:

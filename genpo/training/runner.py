@@ -18,8 +18,10 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
+from genpo.console import make_console
 from genpo.envs import VecEnv, make_env, parse_env_id
 from genpo.errors import ConfigError, DiskError, GenpoError, RunFailed
+from genpo.inversion.base import InversionError
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.algorithm import make_algorithm
 from genpo.training.checkpoint import CheckpointError, estimate_checkpoint_bytes, load_checkpoint, save_checkpoint
@@ -237,7 +239,7 @@ class Trainer:
         checkpoint_path: Path | None = None,
     ) -> None:
         self.cfg, self.dist = cfg, dist or DistInfo()
-        self.console = console or Console()
+        self.console = console or make_console()
         self.device = torch.device(cfg.run.device)
         # Rollouts run small batches between env steps: one thread avoids OpenMP spinning against the
         # env workers (throughput fell ~10x with two busy threads on two cores). Updates use `threads`.
@@ -318,11 +320,8 @@ class Trainer:
     def checkpoint_payload(self, obs: Tensor, critic_obs: Tensor) -> dict[str, Any]:
         """Everything needed to continue exactly where this iteration ended."""
         env_state: dict[str, Any] = {"obs": obs.cpu(), "critic_obs": critic_obs.cpu()}
-        if hasattr(self.env, "state_dict"):
-            try:
-                env_state["backend"] = self.env.state_dict()
-            except NotImplementedError:
-                pass  # this task cannot save its state: on resume, _reset prints a note and restarts episodes
+        if self.env.state_unsupported() is None:  # otherwise, on resume, _reset prints a note and restarts episodes
+            env_state["backend"] = self.env.state_dict()
         return {
             "iteration": self.iteration,
             "global_step": self.global_step,
@@ -384,7 +383,7 @@ class Trainer:
 
     def _reset(self) -> tuple[Tensor, Tensor]:
         st = self._resumed_env_state
-        if st is not None and "backend" in st and hasattr(self.env, "load_state_dict"):
+        if st is not None and "backend" in st and self.env.state_unsupported() is None:
             self.env.load_state_dict(st["backend"])
             return st["obs"].to(self.device), st["critic_obs"].to(self.device)
         if st is not None:
@@ -612,6 +611,6 @@ class Trainer:
         noise = torch.randn(obs_n.shape[0], policy.latent_dim, device=obs_n.device, generator=gen)
         try:
             back = policy.invert_only(obs_n, policy.generate_only(obs_n, noise))
-        except ValueError:  # an integrator that failed to invert (euler) reports inf
+        except InversionError:  # an integrator that failed to invert (euler) reports inf
             return float("inf")
         return float((back - noise).abs().max())

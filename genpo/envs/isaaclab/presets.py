@@ -29,6 +29,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from genpo.errors import ConfigError
+
 GENPO_AUTHORS_METHOD: dict[str, Any] = {
     "flow_steps": 5,
     "mix_p": 0.95,
@@ -259,7 +261,7 @@ def get_preset(task_id: str) -> dict[str, Any]:
         A deep copy (edit it freely).
 
     Raises:
-        ValueError: Listing the presets and their task ids when nothing matches.
+        ConfigError: Listing the presets and their task ids when nothing matches.
     """
     key = _strip(str(task_id).strip())
     if key.lower() in PRESETS:
@@ -268,7 +270,7 @@ def get_preset(task_id: str) -> dict[str, Any]:
         if key in (preset["task"], preset["task_v2"]):
             return copy.deepcopy(preset)
     listing = "; ".join(f"{name} ({p['task'] or 'removed in 3.0'} / {p['task_v2']})" for name, p in PRESETS.items())
-    raise ValueError(f"no IsaacLab preset for {task_id!r}; presets: {listing}")
+    raise ConfigError(f"no IsaacLab preset for {task_id!r}; presets: {listing}")
 
 
 def preset_names() -> list[str]:
@@ -293,10 +295,10 @@ def preset_overrides(task_id: str, kind: str = "paper") -> dict[str, dict[str, A
     K=5, p=0.95, compression 0.01, Mish).
 
     Raises:
-        ValueError: Unknown kind (naming the allowed ones) or a task without a preset.
+        ConfigError: Unknown kind (naming the allowed ones) or a task without a preset.
     """
     if kind not in PRESET_KINDS:
-        raise ValueError(f"unknown preset {kind!r}; choose one of: {', '.join(PRESET_KINDS)}")
+        raise ConfigError(f"unknown preset {kind!r}; choose one of: {', '.join(PRESET_KINDS)}")
     preset = get_preset(task_id)
     out: dict[str, dict[str, Any]] = {"env": {}, "policy": {}, "algo": {}, "run": {}}
     for key, value in preset["hyperparameters"].items():
