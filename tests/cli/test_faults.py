@@ -359,6 +359,13 @@ FAULTS = [
         "(algo.compress_coef is 0)",
     ),
     Fault("entropy-coef-nan", ("train", *PM, "--entropy-coef", "nan"), 2, "algo.entropy_coef must be a finite number"),
+    Fault("algo-name-unknown", ("train", *PM, "--set", "algo.name=nosuch"), 2, "unknown algorithm 'nosuch'"),
+    Fault(
+        "resume-with-another-algorithm",
+        ("train", "--checkpoint", "{ckpt}", "--set", "algo.name=genpo.training.ppo:PPO", "--logdir", "{case}/logs"),
+        2,
+        "the checkpoint was trained by algorithm 'ppo'",
+    ),
     Fault("steps-huge", ("train", *PM, "--steps", "100000000"), 2, "policy.steps must be an integer in [1, 1000]"),
     Fault(
         "rollout-huge", ("train", *PM, "--num-envs", "1000000"), 2, "rollout steps_per_env * env.num_envs is at most"
