@@ -105,6 +105,9 @@ class GymFactory:
 
 def _make_probe(factory: GymFactory) -> Any:
     gym = _gymnasium()
+    # The first construction of a validated, registered id: here Gymnasium's errors can only come from what the
+    # user gave (constructor keywords it rejects with TypeError, an id or dependency it cannot make), so they are
+    # translated to ConfigError at this call and nowhere else.
     try:
         return factory()
     except TypeError as e:

@@ -1,4 +1,8 @@
-"""The training loop: rollouts, PPO updates, logging, checkpoints and exact resume."""
+"""The training loop: it steps the environment through the algorithm (``algo.name``), logs, checkpoints and resumes.
+
+What happens in each environment step, the returns and the update belong to the algorithm
+(:mod:`genpo.training.algorithm`); the :class:`Trainer` only orchestrates.
+"""
 
 from __future__ import annotations
 
