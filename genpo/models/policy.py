@@ -57,15 +57,16 @@ class Policy(nn.Module, ABC):
         """Latent -> (noise, log|det d noise / d latent|)."""
 
     def generate_only(self, obs: Tensor, noise: Tensor) -> Tensor:
-        """Noise -> latent, without :meth:`generate`'s input checks (the trainer's inner loops call it).
+        """Noise -> latent, without :meth:`~genpo.models.policy.Policy.generate`'s input checks (inner loops call it).
 
-        This default runs :meth:`flow_forward` and drops its log-det; a family whose map is cheaper without the
+        This default runs ``flow_forward`` and drops its log-det; a family whose map is cheaper without the
         log-det overrides it (``FlowPolicy``: the integrator with ``log_det=False``).
         """
         return self.flow_forward(obs, noise)[0]
 
     def invert_only(self, obs: Tensor, latent: Tensor) -> Tensor:
-        """Latent -> noise, without :meth:`invert`'s input checks; the default drops :meth:`flow_inverse`'s log-det."""
+        """Latent -> noise, without :meth:`~genpo.models.policy.Policy.invert`'s input checks; the default drops
+        ``flow_inverse``'s log-det."""
         return self.flow_inverse(obs, latent)[0]
 
     def to_action(self, latent: Tensor) -> Tensor:
