@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from genpo.cli.app import app
 from genpo.cli.field_options import field_options
+from genpo.console import make_console
 from genpo.errors import ConfigError
 
 GRID_PANEL, RUN_PANEL, LAUNCH_PANEL = "Grid", "Every cell", "Launching"
@@ -99,7 +99,7 @@ def ablate(
     from genpo.workbench.ablate import base_config, plan
     from genpo.workbench.runner import default_jobs
 
-    console = Console()
+    console = make_console()
     base = base_config(given, config, preset)
     ablation = plan(out, setting, vary, parse_seeds(seeds), base, episodes)
     options = parse_options(launcher_option)

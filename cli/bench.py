@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from genpo.errors import ConfigError
+from genpo.console import make_console
 
 bench_app = typer.Typer(
     help="Benchmarks: likelihood estimators, env stepping, action latency, training throughput, learning curves.",
@@ -52,29 +51,26 @@ def likelihood(
     """Time and error of every likelihood estimator on one velocity network (CPU, float32, no grad)."""
     from genpo.benchmarks import likelihood as bench
 
-    console = Console()
+    console = make_console()
     keys = [k for k in only.replace(" ", "").split(",") if k]
-    try:
-        result = bench.run(
-            batch=batch,
-            dim=dim,
-            steps=steps,
-            repeats=repeats,
-            threads=threads,
-            hidden=_ints(hidden, "--hidden"),
-            activation=activation,
-            budget_s=budget,
-            pf_tol=pf_tol,
-            probes=probes,
-            oracle_rows=oracle_rows,
-            oracle_tol=oracle_tol,
-            only=keys or None,
-            distance_steps=() if distance_steps == "none" else _ints(distance_steps, "--distance-steps"),
-            seed=seed,
-            log=lambda msg: console.log(msg, highlight=False),
-        )
-    except ValueError as exc:  # the benchmark validates its arguments with plain ValueErrors
-        raise ConfigError(str(exc)) from None
+    settings = bench.Settings(
+        batch=batch,
+        dim=dim,
+        steps=steps,
+        repeats=repeats,
+        threads=threads,
+        hidden=_ints(hidden, "--hidden"),
+        activation=activation,
+        budget_s=budget,
+        pf_tol=pf_tol,
+        probes=probes,
+        oracle_rows=oracle_rows,
+        oracle_tol=oracle_tol,
+        only=keys or None,
+        distance_steps=() if distance_steps == "none" else _ints(distance_steps, "--distance-steps"),
+        seed=seed,
+    )
+    result = bench.run(settings, log=lambda msg: console.print(msg, highlight=False))
     console.print(bench.table(result))
     if result.distances:
         console.print(bench.distance_table(result))
@@ -116,7 +112,7 @@ def env(
     """Env-steps/s of raw environment stepping with random actions (no policy)."""
     from genpo.benchmarks.envs import format_markdown, measure_env_stepping
 
-    console = Console()
+    console = make_console()
     rows = measure_env_stepping(
         _strs(envs),
         _ints(num_envs, "--num-envs"),
@@ -144,7 +140,7 @@ def act(
     from genpo.benchmarks import act as bench
 
     if not bench.onnxruntime_available():
-        Console().print("note: onnxruntime is not installed, no ONNX rows (pip install 'genpo[export]')")
+        make_console().print("note: onnxruntime is not installed, no ONNX rows (pip install 'genpo[export]')")
     rows = bench.run(obs_dim, action_dim, steps, tuple(_ints(batches, "--batch")), repeats, threads)
     table = Table(title=f"action latency, obs {obs_dim}, action {action_dim}, K={steps}, {threads} thread(s)")
     for col in ("model", "mode", "batch", "median ms", "× gaussian"):
@@ -152,7 +148,7 @@ def act(
     base = {(r.mode, r.batch): r.median_ms for r in rows if r.model == "gaussian"}
     for r in rows:
         table.add_row(r.model, r.mode, str(r.batch), f"{r.median_ms:.3f}", f"{r.median_ms / base[r.mode, r.batch]:.1f}")
-    Console().print(table)
+    make_console().print(table)
 
 
 @bench_app.command("train")
@@ -204,7 +200,7 @@ def train(
             f"{r.steps_per_cpu_s:,.0f}",
             f"{r.steps_per_cpu_s / first[r.env][1]:.2f}",
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 @bench_app.command("profile")
@@ -228,7 +224,7 @@ def profile(
     compression, critic, optimizer)."""
     from genpo.benchmarks import profile as bench
 
-    console = Console()
+    console = make_console()
     for model in _strs(models):
         result = bench.run(env_id, model, num_envs, iterations, options=_options(option), device=device, shared=shared)
         console.print(bench.format_markdown(result), highlight=False)
@@ -246,7 +242,7 @@ def curves(
     """Learning curves (return vs env steps and vs wall time) for models × envs × seeds."""
     from genpo.benchmarks import curves as bench
 
-    console = Console()
+    console = make_console()
     points = bench.run(
         tuple(_strs(envs)), tuple(_strs(models)), tuple(_ints(seeds, "--seeds")), total_steps, num_envs, console
     )

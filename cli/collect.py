@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from genpo.cli.app import app
+from genpo.console import make_console
 
 
 class _EpisodeProgress:
@@ -106,7 +107,7 @@ def collect(
     from genpo.errors import ConfigError
     from genpo.training.fields import parse_value
 
-    console = Console()
+    console = make_console()
     options = {}
     for text in env_option:
         key, eq, value = text.partition("=")

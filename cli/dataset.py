@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
 from genpo.cli.app import app
+from genpo.console import make_console
 
 
 @app.command()
@@ -23,6 +23,6 @@ def dataset(
     """
     from genpo.data import describe_dataset
 
-    console = Console()
+    console = make_console()
     for line in describe_dataset(source, env, on_warning=lambda m: console.print(f"[yellow]warning:[/] {m}")):
         console.print(line, highlight=False)

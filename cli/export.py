@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from genpo.cli.app import app
+from genpo.console import make_console
 from genpo.errors import ConfigError
 
 
@@ -29,7 +29,7 @@ def export(
     from genpo.training import api
     from genpo.training.export import FORMATS, export_policy
 
-    console = Console()
+    console = make_console()
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     path = api.locate_checkpoint(checkpoint, logdir)

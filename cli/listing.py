@@ -7,10 +7,10 @@ parts appear with their distribution as origin; ``--plugin MODULE`` imports a mo
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from genpo.cli.app import app
+from genpo.console import make_console
 
 
 def registries() -> dict[str, object]:
@@ -20,6 +20,7 @@ def registries() -> dict[str, object]:
     from genpo.inversion import INTEGRATORS, LIKELIHOODS
     from genpo.loggers import LOGGERS
     from genpo.models import MODELS, VELOCITIES
+    from genpo.training.algorithm import ALGORITHMS
     from genpo.workbench.runner import LAUNCHERS
 
     return {
@@ -28,6 +29,7 @@ def registries() -> dict[str, object]:
         "integrators (--integrator)": INTEGRATORS,
         "likelihood estimators (--likelihood)": LIKELIHOODS,
         "environment backends (--env PREFIX:ID)": ENV_BACKENDS,
+        "algorithms (--set algo.name=NAME)": ALGORITHMS,
         "run loggers (--logger)": LOGGERS,
         "ablation launchers (genpo ablate --launcher)": LAUNCHERS,
         "scripted demonstrators (genpo collect --checkpoint scripted:NAME)": DEMONSTRATORS,
@@ -38,10 +40,10 @@ def registries() -> dict[str, object]:
 def list_parts(
     plugin: list[str] = typer.Option([], "--plugin", help="Import this module first (repeatable)."),
 ) -> None:
-    """List models, velocity networks, integrators, likelihood estimators, environment backends, loggers and more."""
+    """List models, velocity networks, integrators, likelihood estimators, env backends, algorithms, loggers, ..."""
     from genpo.plugins import import_plugins
 
-    console = Console()
+    console = make_console()
     import_plugins(plugin)
     for title, reg in registries().items():
         reg.load_plugins()

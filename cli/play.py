@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from genpo.cli.app import app
+from genpo.console import make_console
 from genpo.errors import RunFailed
 
 
@@ -33,7 +33,7 @@ def play(
     """Evaluate a trained policy and print the mean ± std episode return."""
     from genpo.training import api
 
-    console = Console()
+    console = make_console()
     api.check_episodes(episodes)  # before loading or rendering anything
     path = api.locate_checkpoint(checkpoint, logdir, env)
     ac, cfg = api.load(path, device=device, env=env, plugins=plugin)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from genpo.cli.app import app
+from genpo.console import make_console
 from genpo.errors import ConfigError
 
 
@@ -53,7 +54,7 @@ def plot(
     [bold]genpo plot actions ABLATION_DIR --out DIR[/]  (every run's newest checkpoint: one figure each, a grid
     of all, and actions.csv / actions.md with the modes each setting holds across seeds)
     """
-    console = Console()
+    console = make_console()
     paths = list(paths or [])
     if paths[:1] == ["actions"]:
         if baseline:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from genpo.cli.app import app
 from genpo.cli.field_options import ENV_PANEL, config_option, field_options, set_option, with_set
+from genpo.console import make_console
 from genpo.errors import ConfigError
 
 DATA_PANEL = "Pretraining"
@@ -110,5 +110,5 @@ def pretrain(
     if both:
         raise ConfigError(f"--set pretrain.{both[0]} and its option both set it; use one")
     overrides, _ = with_set(given, rest)
-    console = Console()
+    console = make_console()
     run_pretrain(dataset, config, env=env, pretrain={**settings, **from_set}, console=console, **overrides)

@@ -26,6 +26,7 @@ from genpo.cli.field_options import (
     set_option,
     with_set,
 )
+from genpo.console import make_console
 from genpo.errors import ConfigError
 
 
@@ -108,7 +109,7 @@ def train(
     """
     from genpo.training import api
 
-    console = Console()
+    console = make_console()
     if nproc is not None:
         if nproc < 1:
             raise ConfigError(f"--nproc must be >= 1, got {nproc}")

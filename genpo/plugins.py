@@ -1,12 +1,14 @@
 """User parts without forking genpo: dotted paths (``pkg.mod:Attr``) and ``genpo.plugins`` entry points.
 
 Wherever a part is named (``policy.velocity``, ``policy.integrator``, ``policy.likelihood``,
-``policy.model``, the backend of ``env.id``, each ``run.logger``) a registry accepts, besides its built-in names:
+``policy.model``, ``algo.name``, the backend of ``env.id``, each ``run.logger``) a registry accepts, besides its
+built-in names:
 
 * a **dotted path** ``pkg.mod:Attr`` (``Attr`` may be ``Outer.Inner``): the module is imported with
   :func:`importlib.import_module` and the attribute looked up with ``getattr``; nothing is evaluated;
 * a name an installed distribution registers as an **entry point** in group ``genpo.plugins``, spelled
-  ``<kind>.<name>`` (kinds: ``model``, ``velocity``, ``integrator``, ``likelihood``, ``env``, ``logger``)::
+  ``<kind>.<name>`` (kinds: ``model``, ``velocity``, ``integrator``, ``likelihood``, ``env``, ``algorithm``,
+  ``logger``)::
 
       [project.entry-points."genpo.plugins"]
       "velocity.film" = "mypkg.nets:FiLMVelocity"
@@ -17,7 +19,7 @@ raises :class:`~genpo.errors.PluginError`.
 
 **Checkpoints never import on their own.** A checkpoint's configuration is data from disk: before one is
 rebuilt (``play``, ``export``, resume, :func:`genpo.load <genpo.training.api.load>`),
-:func:`check_checkpoint_imports` lists every
+:func:`genpo.training.loading.check_checkpoint_imports` lists every
 module its configuration would import (dotted parts, ``run.plugins``, a Gymnasium ``module:EnvId``) and
 refuses any that is neither named by the user in this process (the command line's options and
 ``--plugin``, a config file or overrides the user passed) nor the module of an installed
@@ -37,7 +39,7 @@ from typing import Any
 from genpo.errors import PluginError
 
 GROUP = "genpo.plugins"
-KINDS = ("model", "velocity", "integrator", "likelihood", "env", "logger")
+KINDS = ("model", "velocity", "integrator", "likelihood", "env", "algorithm", "logger")
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -137,82 +139,10 @@ def load_entry_point(ep: importlib.metadata.EntryPoint, what: str) -> Any:
     return load_dotted(ep.value.replace(" ", ""), f"{what} (entry point {ep.name!r})")
 
 
-def installed_modules() -> set[str]:
-    """Modules of installed ``genpo.plugins`` entry points (trusted for checkpoints)."""
-    return {ep.value.partition(":")[0].strip() for ep in entry_points()}
-
-
 def first_line(obj: Any) -> str:
     """The first line of ``obj``'s docstring (a registry description for user parts)."""
     doc = inspect.getdoc(obj) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
-
-
-# -- which modules a configuration would import ------------------------------------------------------
-PART_FIELDS = (("policy", "model"), ("policy", "velocity"), ("policy", "integrator"), ("policy", "likelihood"))
-
-
-def env_modules(env_id: object) -> list[str]:
-    """Modules an environment id imports: ``pkg.mod:make_env`` (a genpo env factory), Gymnasium's
-    ``pkg.mod:EnvId`` bare or as ``gym:pkg.mod:EnvId``; none for built-in and installed backends."""
-    from genpo.envs import ENV_BACKENDS
-
-    if not isinstance(env_id, str):
-        return []
-    backend, sep, task = env_id.partition(":")
-    if not sep:
-        return []
-    if backend in ENV_BACKENDS:
-        return [task.rpartition(":")[0]] if backend == "gym" and ":" in task else []
-    if find_entry_point("env", backend) is not None:
-        return []
-    return [backend]
-
-
-def imports_of(config: dict[str, Any]) -> dict[str, str]:
-    """``{module: field}`` for every module rebuilding ``config`` (a nested dict) would import."""
-    out: dict[str, str] = {}
-    for section, name in PART_FIELDS:
-        spec = (config.get(section) or {}).get(name)
-        if is_dotted(spec):
-            out.setdefault(spec.partition(":")[0], f"{section}.{name}={spec!r}")
-    env_id = (config.get("env") or {}).get("id")
-    for module in env_modules(env_id):
-        out.setdefault(module, f"env.id={env_id!r}")
-    for module in (config.get("run") or {}).get("plugins") or []:
-        out.setdefault(str(module), f"run.plugins entry {module!r}")
-    loggers = (config.get("run") or {}).get("logger") or []
-    for spec in [loggers] if isinstance(loggers, str) else loggers:
-        for name in str(spec).split(","):
-            if is_dotted(name.strip()):
-                out.setdefault(name.strip().partition(":")[0], f"run.logger entry {name.strip()!r}")
-    return out
-
-
-def check_checkpoint_imports(
-    config: dict[str, Any], named: Iterable[str], source: str, *, skip_env: bool = False
-) -> None:
-    """Refuses a checkpoint configuration that would import a module nobody named here.
-
-    Args:
-        config: The checkpoint's configuration (nested dict), after any user overrides were applied.
-        named: Modules the user named in this process (options, ``--plugin``, their own config file).
-        source: The checkpoint path, for the message.
-        skip_env: The user replaces the checkpoint's ``env.id`` (its modules are not imported).
-
-    Raises:
-        PluginError: Naming the field, the module, and how to allow it.
-    """
-    allowed = set(named) | installed_modules()
-    if skip_env:
-        config = {**config, "env": {}}
-    for module, where in imports_of(config).items():
-        if module not in allowed:
-            raise PluginError(
-                f"checkpoint {source} would import module {module!r} ({where}); genpo imports a module a "
-                f"checkpoint names only when you name it too: pass --plugin {module} (Python: plugins=[{module!r}]) "
-                "or install it as a genpo.plugins entry point"
-            )
 
 
 def import_plugins(modules: Iterable[str]) -> None:

@@ -106,11 +106,42 @@ def make_env(num_envs, seed=None, device="cpu", **options):
     return make_builtin_env("PointMass", num_envs=num_envs, seed=seed, device=device, **options)
 '''
 
+ALGOS = '''
+import torch
+
+from genpo.training.algorithm import OnPolicyAlgorithm
+
+
+class CriticOnly(OnPolicyAlgorithm):
+    """Fits the critic to the rollout's returns with the actor frozen (a fine-tuning warm-up)."""
+
+    def __init__(self, ac, cfg, num_envs, device, dist=None):
+        super().__init__(ac, cfg, num_envs, device, dist)
+        self.optimizer = torch.optim.Adam(ac.critic.parameters(), lr=cfg.learning_rate)
+
+    def update(self, iteration, remaining=1.0):
+        total = torch.zeros(())
+        for _ in range(self.cfg.num_epochs):
+            for mb in self.storage.minibatches(self.cfg.num_minibatches):
+                loss = (self.ac.value(mb["critic_obs"]) - mb["returns"]).pow(2).mean()
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                total += loss.detach()
+        self.storage.clear()
+        return {"losses/value_loss": total.item() / (self.cfg.num_epochs * self.cfg.num_minibatches)}
+
+
+class NoUpdate(OnPolicyAlgorithm):
+    """Forgot update."""
+'''
+
 ENTRY_POINTS = """\
 [genpo.plugins]
 velocity.film = userpkg.nets:FiLMVelocity
 integrator.shear = userpkg.steps:ShearIntegrator
 likelihood.own = userpkg.est:OwnLogDet
+algorithm.critic-only = userpkg.algos:CriticOnly
 """
 
 TINY = {
@@ -134,7 +165,7 @@ def write_package(root: Path) -> None:
     pkg = root / "userpkg"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    for name, text in {"nets": NETS, "steps": STEPS, "est": EST, "envs": ENVS}.items():
+    for name, text in {"nets": NETS, "steps": STEPS, "est": EST, "envs": ENVS, "algos": ALGOS}.items():
         (pkg / f"{name}.py").write_text(textwrap.dedent(text))
     (pkg / "bad_import.py").write_text("raise RuntimeError('boom at import')\n")
 
@@ -229,6 +260,41 @@ def test_entry_points_train_list_and_reload_without_naming(user):
     _ok(user.train("--checkpoint", str(run)))
 
 
+def test_an_algorithm_from_a_plugin_package_trains_lists_and_resumes(user):
+    user.entry_points()
+    assert "critic-only" in _ok(user("list")) and "entry point of userpkg-plugin" in _ok(user("list"))
+    _ok(user.train("--set", "algo.name=critic-only"))
+    (run,) = user.runs()
+    assert yaml.safe_load((run / "params" / "config.yaml").read_text())["algo"]["name"] == "critic-only"
+    assert "optimizer_state" in load_checkpoint(run / "model_1.pt")
+    _ok(user.train("--checkpoint", str(run)))  # an installed plug-in is trusted: resume names nothing
+    assert (user.runs()[-1] / "model_2.pt").is_file()
+    refused = user.train("--checkpoint", str(run), "--set", "algo.name=ppo")
+    assert refused.returncode == 2 and "trained by algorithm 'critic-only'" in refused.stdout, refused.stdout
+
+
+def test_a_dotted_algorithm_trains_the_critic_and_leaves_the_actor(tmp_path, monkeypatch):
+    from genpo.training.config import TrainConfig
+    from genpo.training.runner import Trainer
+
+    write_package(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    data = {k: dict(v) for k, v in TINY.items()}
+    data["algo"]["name"] = "userpkg.algos:CriticOnly"
+    cfg = TrainConfig.from_dict(data)
+    cfg.validate()
+    trainer = Trainer(cfg)
+    before = {k: v.clone() for k, v in trainer.ac.state_dict().items()}
+    trainer.train(tmp_path / "run")
+    after = trainer.ac.state_dict()
+    actor = [k for k in before if k.startswith("policy.")]
+    critic = [k for k in before if k.startswith("critic.")]
+    assert actor and critic
+    assert all(torch.equal(before[k], after[k]) for k in actor)
+    assert not any(torch.equal(before[k], after[k]) for k in critic)
+    assert (tmp_path / "run" / "model_1.pt").is_file()
+
+
 BROKEN = [
     ({"velocity": "nopkg.nets:FiLM"}, "cannot import module 'nopkg.nets': ModuleNotFoundError"),
     ({"velocity": "userpkg.nets:Missing"}, "module 'userpkg.nets' has no attribute 'Missing'"),
@@ -238,6 +304,7 @@ BROKEN = [
     ({"model": "userpkg.est:OwnLogDet"}, "does not derive from genpo.models.policy.Policy"),
     ({"env": "userpkg.envs:nothing"}, "has no attribute 'nothing'"),
     ({"plugins": ["userpkg.bad_import"]}, "run.plugins: cannot import module 'userpkg.bad_import'"),
+    ({"algo": {"name": "userpkg.algos:NoUpdate"}}, "lacks update of the genpo.training.algorithm.OnPolicyAlgorithm"),
 ]
 
 
@@ -253,11 +320,18 @@ def test_broken_plugins_are_refused_before_any_work(tmp_path, monkeypatch, overr
     assert not (tmp_path / "logs").exists()
 
 
-def test_a_broken_plugin_exits_2_without_traceback_or_folder(user):
-    proc = user.train("--velocity", "userpkg.nets:NoForward")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--velocity", "userpkg.nets:NoForward"), "lacks forward"),
+        (("--set", "algo.name=nosuch"), "unknown algorithm 'nosuch'; choose one of: ppo or a dotted path"),
+    ],
+)
+def test_a_broken_plugin_or_unknown_part_exits_2_without_traceback_or_folder(user, args, message):
+    proc = user.train(*args)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
-    assert "lacks forward" in out and "Traceback" not in out
+    assert message in out and "Traceback" not in out
     assert not user.logs.exists()
 
 

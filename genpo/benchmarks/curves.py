@@ -9,6 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from genpo.console import make_console
+from genpo.errors import ConfigError
 from genpo.training.config import TrainConfig
 from genpo.training.runner import Trainer
 
@@ -34,7 +36,7 @@ def run(
     console: Console | None = None,
 ) -> list[CurvePoint]:
     """Trains every (env, model, seed) with default settings for ``total_steps`` env steps."""
-    console = console or Console()
+    console = console or make_console()
     points = []
     for env_id in envs:
         for model in models:
@@ -81,7 +83,7 @@ def plot(points: list[CurvePoint], path: Path) -> None:
 
     envs = sorted({p.env for p in points if p.mean_return is not None})
     if not envs:
-        raise ValueError("no run finished an episode: raise --total-steps (or lower --num-envs)")
+        raise ConfigError("no run finished an episode: raise --total-steps (or lower --num-envs)")
     fig, axes = plt.subplots(len(envs), 2, figsize=(10, 3.2 * len(envs)), squeeze=False)
     for row, env in enumerate(envs):
         for model in sorted({p.model for p in points if p.env == env}):

@@ -28,7 +28,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,6 +37,7 @@ from rich import box
 from rich.table import Table
 from torch import Tensor
 
+from genpo.errors import ConfigError
 from genpo.inversion import INTEGRATORS, LIKELIHOODS, InversionError
 from genpo.inversion.base import Integrator, VelocityField
 from genpo.inversion.likelihood import LikelihoodEstimator
@@ -283,91 +284,92 @@ def _time(
 
 
 @torch.no_grad()
-def run(
-    *,
-    batch: int = 4096,
-    dim: int = 8,
-    steps: int = 5,
-    repeats: int = 5,
-    threads: int = 1,
-    hidden: Sequence[int] = (400, 200, 100),
-    activation: str = "mish",
-    obs_dim: int | None = None,
-    p: float = 0.95,
-    pf_tol: float = 1e-5,
-    probes: int = 1,
-    oracle_rows: int = 64,
-    oracle_tol: float = 1e-7,
-    probe_draws: int = 8,
-    budget_s: float = 30.0,
-    only: Sequence[str] | None = None,
-    distance_steps: Sequence[int] = (2, 5, 10),
-    distance_tol: float = 1e-10,
-    seed: int = 0,
-    log: Callable[[str], None] | None = None,
-) -> Result:
-    """Measures every combination of :func:`default_specs` (or those whose key is in ``only``).
+@dataclass
+class Settings:
+    """What one ``genpo bench likelihood`` run measures (the fields before ``threads`` are recorded in its JSON)."""
+
+    batch: int = 4096
+    """Rows per log-prob evaluation."""
+    dim: int = 8
+    """Action width d (edict's latent is 2d)."""
+    obs_dim: int | None = None
+    """Observation width (default: ``dim``)."""
+    steps: int = 5
+    """K of edict, euler and the fixed-step pf-ode rows."""
+    p: float = 0.95
+    """EDICT mixing coefficient."""
+    hidden: Sequence[int] = (400, 200, 100)
+    """Hidden sizes of the velocity MLP."""
+    activation: str = "mish"
+    """Its activation (the authors': mish)."""
+    repeats: int = 5
+    """Timed evaluations per row after the first (fewer if ``budget_s`` runs out)."""
+    pf_tol: float = 1e-5
+    """rtol = atol of the benchmarked dopri5 rows."""
+    probes: int = 1
+    """Hutchinson probes per evaluation."""
+    oracle_rows: int = 64
+    """Rows on which errors and probe spreads are computed."""
+    oracle_tol: float = 1e-7
+    """rtol = atol of the float64 dopri5 trace oracle."""
+    probe_draws: int = 8
+    """Probe draws for the spread of stochastic estimators."""
+    budget_s: float = 30.0
+    """Soft time budget per row for the repeats."""
+    distance_steps: Sequence[int] = (2, 5, 10)
+    """The K of the flow-distance table (empty: no table)."""
+    distance_tol: float = 1e-10
+    """rtol = atol of its float64 dopri5 reference."""
+    seed: int = 0
+    """Seed of the network and the data."""
+    threads: int = 1
+    """``torch.set_num_threads``."""
+    only: Sequence[str] | None = None
+    """Keys of the rows to run (default: all of :func:`default_specs`)."""
+
+    def check(self) -> None:
+        """``ConfigError`` for sizes out of range."""
+        s = self
+        if s.batch < 1 or s.dim < 1 or s.steps < 1 or s.repeats < 0 or s.threads < 1 or s.oracle_rows < 1:
+            raise ConfigError("batch, dim, steps, threads and oracle_rows must be >= 1 and repeats >= 0")
+
+    def record(self) -> dict[str, Any]:
+        """The settings as the result's JSON records them (resolved ``obs_dim``, oracle rows capped at the batch)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("threads", "only")}
+        out.update(obs_dim=self.obs_dim or self.dim, oracle_rows=min(self.oracle_rows, self.batch))
+        out.update(hidden=list(self.hidden), distance_steps=list(self.distance_steps))
+        out["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return out
+
+
+def run(settings: Settings | None = None, log: Callable[[str], None] | None = None) -> Result:
+    """Measures every combination of :func:`default_specs` (or those whose key is in ``settings.only``).
 
     Args:
-        batch: Rows per log-prob evaluation.
-        dim: Action width d (edict's latent is 2d).
-        steps: K of edict, euler and the fixed-step pf-ode rows.
-        repeats: Timed evaluations per row after the first (fewer if ``budget_s`` runs out).
-        threads: ``torch.set_num_threads``.
-        hidden: Hidden sizes of the velocity MLP.
-        activation: Its activation (the authors': mish).
-        obs_dim: Observation width (default: ``dim``).
-        p: EDICT mixing coefficient.
-        pf_tol: rtol = atol of the benchmarked dopri5 rows.
-        probes: Hutchinson probes per evaluation.
-        oracle_rows: Rows on which errors and probe spreads are computed.
-        oracle_tol: rtol = atol of the float64 dopri5 trace oracle.
-        probe_draws: Probe draws for the spread of stochastic estimators.
-        budget_s: Soft time budget per row for the repeats.
-        only: Keys of the rows to run.
-        distance_steps: The K of the flow-distance table (empty: no table).
-        distance_tol: rtol = atol of its float64 dopri5 reference.
-        seed: Seed of the network and the data.
+        settings: What to measure (default: :class:`Settings`'s defaults).
         log: Called with a progress line per step.
+
+    Raises:
+        ConfigError: A size out of range or an unknown row key.
     """
+    s = settings or Settings()
     say = log or (lambda _msg: None)
-    if batch < 1 or dim < 1 or steps < 1 or repeats < 0 or threads < 1 or oracle_rows < 1:
-        raise ValueError("batch, dim, steps, threads and oracle_rows must be >= 1 and repeats >= 0")
-    specs = default_specs(pf_tol, probes)
-    if only:
-        known = {s.key for s in specs}
-        unknown = [k for k in only if k not in known]
+    s.check()
+    specs = default_specs(s.pf_tol, s.probes)
+    if s.only:
+        known = {spec.key for spec in specs}
+        unknown = [k for k in s.only if k not in known]
         if unknown:
-            raise ValueError(f"unknown row(s) {', '.join(unknown)}; choose from: {', '.join(s.key for s in specs)}")
-        specs = [s for s in specs if s.key in only]
-    torch.set_num_threads(threads)
-    obs_dim = obs_dim or dim
-    velocity, speed = make_velocity(dim, obs_dim, hidden, seed, activation)
+            raise ConfigError(f"unknown row(s) {', '.join(unknown)}; choose from: {', '.join(sp.key for sp in specs)}")
+        specs = [spec for spec in specs if spec.key in s.only]
+    torch.set_num_threads(s.threads)
+    config = s.record()
+    batch, steps, p, seed, obs_dim, n_oracle = s.batch, s.steps, s.p, s.seed, config["obs_dim"], config["oracle_rows"]
+    velocity, speed = make_velocity(s.dim, obs_dim, s.hidden, seed, s.activation)
     velocity64 = copy.deepcopy(velocity).double()
     gen = torch.Generator().manual_seed(seed + 2)
     obs = torch.randn(batch, obs_dim, generator=gen)
-    n_oracle = min(oracle_rows, batch)
-    config = {
-        "batch": batch,
-        "dim": dim,
-        "obs_dim": obs_dim,
-        "steps": steps,
-        "p": p,
-        "hidden": list(hidden),
-        "activation": activation,
-        "repeats": repeats,
-        "pf_tol": pf_tol,
-        "probes": probes,
-        "oracle_rows": n_oracle,
-        "oracle_tol": oracle_tol,
-        "probe_draws": probe_draws,
-        "budget_s": budget_s,
-        "distance_steps": list(distance_steps),
-        "distance_tol": distance_tol,
-        "seed": seed,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-    result = Result(config, machine_info(threads), speed, [])
+    result = Result(config, machine_info(s.threads), speed, [])
 
     latents: dict[str, Tensor] = {}
     oracles: dict[str, tuple[Tensor, str]] = {}
@@ -384,7 +386,7 @@ def run(
             if spec.family not in oracles:
                 say(f"{spec.family}: float64 oracle on {n_oracle} rows")
                 oracles[spec.family] = _oracle(
-                    spec, velocity64, obs[:n_oracle], latent[:n_oracle], steps, p, oracle_tol
+                    spec, velocity64, obs[:n_oracle], latent[:n_oracle], steps, p, s.oracle_tol
                 )
             oracle, row.oracle = oracles[spec.family]
 
@@ -392,19 +394,20 @@ def run(
             policy.validate_inputs = False
             say(f"{spec.label}: timing")
             times, row.nfe, logp = _time(
-                lambda n, pol=policy, lat=latent: pol.log_prob(obs[:n], lat[:n]), velocity, batch, repeats, budget_s
+                lambda n, pol=policy, lat=latent: pol.log_prob(obs[:n], lat[:n]), velocity, batch, s.repeats, s.budget_s
             )
             row.median_s, row.runs = statistics.median(times), len(times)
             err = (logp[:n_oracle].double() - oracle).abs()
             row.err_max, row.err_median = err.max().item(), err.median().item()
             if not LIKELIHOODS.get(spec.likelihood).exact:
-                row.probe_std = _probe_spread(spec, integ, velocity, obs[:n_oracle], latent[:n_oracle], probe_draws)
+                row.probe_std = _probe_spread(spec, integ, velocity, obs[:n_oracle], latent[:n_oracle], s.probe_draws)
         except InversionError as exc:
             row.error = f"inversion failed: {exc}"
         say(f"{spec.label}: done")
-    if distance_steps:
-        say(f"flow distances at K = {', '.join(map(str, distance_steps))}")
-        result.distances = flow_distances(velocity64, obs[:n_oracle].double(), distance_steps, distance_tol, p, seed)
+    if s.distance_steps:
+        say(f"flow distances at K = {', '.join(map(str, s.distance_steps))}")
+        reference_obs = obs[:n_oracle].double()
+        result.distances = flow_distances(velocity64, reference_obs, s.distance_steps, s.distance_tol, p, seed)
     return result
 
 

@@ -84,7 +84,7 @@ def profile_update(trainer: Trainer, storage: RolloutStorage, sums: dict[str, fl
     for module, name in ((ac, "value"), (policy, "sample")):  # the copy must not call the timed originals
         module.__dict__.pop(name, None)
     opt = torch.optim.Adam(ac.parameters(), lr=cfg.learning_rate, fused=True)
-    compress = trainer.ppo.compress
+    compress = trainer.algorithm.compress
     gen = torch.Generator().manual_seed(0)
     torch.set_num_threads(trainer.update_threads)
 
@@ -143,7 +143,7 @@ def run(
         value_t: list[float] = []
         sums: dict[str, float] = defaultdict(float)
         policy, ac = trainer.ac.policy, trainer.ac
-        real_update = trainer.ppo.update
+        real_update = trainer.algorithm.optimize
 
         real_rollout = trainer._rollout
         in_update = [False]
@@ -156,7 +156,7 @@ def run(
             finally:
                 totals["rollout"] += CLOCK() - c0
 
-        def update(storage: RolloutStorage, iteration: int) -> dict[str, float]:
+        def optimize(storage: RolloutStorage, iteration: int) -> dict[str, float]:
             in_update[0] = True
             try:
                 profile_update(trainer, storage, sums, shared)
@@ -170,13 +170,13 @@ def run(
         # Instance attributes shadow the methods for the timed iterations only.
         policy.sample = _timed(policy.sample, sample_t)  # type: ignore[method-assign]
         ac.value = _timed(ac.value, value_t, lambda: not in_update[0])  # type: ignore[method-assign]
-        trainer.ppo.update = update  # type: ignore[method-assign]
+        trainer.algorithm.optimize = optimize  # type: ignore[method-assign]
         trainer._rollout = rollout  # type: ignore[method-assign]
         try:
             cfg.run.max_iterations = iterations
             trainer.train(None)
         finally:
-            del policy.sample, ac.value, trainer.ppo.update, trainer._rollout
+            del policy.sample, ac.value, trainer.algorithm.optimize, trainer._rollout
         out.rollout_s = totals["rollout"] / iterations
         out.update_s = totals["update"] / iterations
         out.phases[ROLLOUT_PHASES[0]] = sum(sample_t) / iterations

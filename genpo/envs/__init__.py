@@ -13,13 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from genpo.envs.base import EpisodeTracker, VecEnv
-from genpo.errors import ConfigError, GenpoError, PluginError
+from genpo.errors import ConfigError, PluginError
+from genpo.plugins import Interface, is_dotted, load_dotted
 from genpo.registry import Registry
 
 
 def _backend_interface() -> Any:
-    from genpo.plugins import Interface
-
     return Interface(object, factory_ok=True)
 
 
@@ -38,8 +37,6 @@ def parse_env_id(env_id: str) -> tuple[str, str]:
     ``pkg.mod:EnvId-v0`` with its version (-> ``gym``), or a factory path ``pkg.mod:make_env`` (-> ``("python", id)``,
     see :func:`make_env`).
     """
-    from genpo.plugins import is_dotted
-
     if not isinstance(env_id, str) or not env_id.strip():
         raise ConfigError(f"environment id must be a non-empty string, got {env_id!r}")
     backend, sep, task = env_id.partition(":")
@@ -65,8 +62,6 @@ _MODULE_ID = re.compile(r"^[A-Za-z_][\w.]*:[\w/.-]+-v\d+$")
 
 def load_env_factory(spec: str) -> Callable[..., VecEnv]:
     """The callable a ``pkg.mod:make_env`` path names (``PluginError`` if it is not callable)."""
-    from genpo.plugins import Interface, load_dotted
-
     factory = load_dotted(spec, "environment factory")
     Interface(VecEnv, factory_ok=True).check(factory, f"environment factory {spec!r}")
     return factory
@@ -79,20 +74,15 @@ def make_env(env_id: str, num_envs: int = 1, *, seed: int | None = None, device:
     (a :class:`VecEnv` subclass with that constructor works too) and must return a :class:`VecEnv`.
 
     Raises:
-        ConfigError: An unknown id, a task genpo cannot drive (e.g. discrete actions) or a bad option: the
-            backends' ``ValueError`` messages, as the error every caller (and the CLI) reports.
+        ConfigError: An unknown id, a task genpo cannot drive (e.g. discrete actions) or a bad option, raised by
+            the backend where it checks them (any other exception is a bug of the backend, not bad input).
     """
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
         raise ConfigError(f"num_envs must be an integer >= 1, got {num_envs!r}")
     backend, task = parse_env_id(env_id)
-    try:
-        if backend != DOTTED:
-            return ENV_BACKENDS.get(backend)(task, num_envs=num_envs, seed=seed, device=device, **options)
-        env = load_env_factory(task)(num_envs=num_envs, seed=seed, device=device, **options)
-    except GenpoError:
-        raise
-    except ValueError as exc:  # the backends' own checks (unknown task, discrete actions, bad option)
-        raise ConfigError(str(exc)) from None
+    if backend != DOTTED:
+        return ENV_BACKENDS.get(backend)(task, num_envs=num_envs, seed=seed, device=device, **options)
+    env = load_env_factory(task)(num_envs=num_envs, seed=seed, device=device, **options)
     if not isinstance(env, VecEnv):
         raise PluginError(f"environment factory {task!r} returned a {type(env).__name__}, not a genpo.envs.VecEnv")
     env.env_id = env.env_id or env_id

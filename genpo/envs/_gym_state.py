@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from genpo.errors import ConfigError
+
 # Fixed-size mjData arrays (allocated with the model, not in the per-step arena) that MuJoCo computes from
 # the state: names of MJDATA_POINTERS in mjxmacro.h outside mjSTATE_INTEGRATION, less the plugin pointers.
 # Names this MuJoCo version lacks are skipped (``qM`` was renamed ``M``).
@@ -258,10 +260,11 @@ def get_state(env: Any) -> dict[str, Any]:
 
 
 def check_state(sig: dict[str, Any], state: Any, where: str = "sub-environment") -> None:
-    """Raises ``ValueError`` (naming ``where``) unless ``state`` fits an environment of signature ``sig``."""
+    """Raises ``ConfigError`` (naming ``where``) unless ``state`` fits an environment of signature ``sig``: a saved
+    state is a checkpoint's, user input like any other."""
 
-    def bad(msg: str) -> ValueError:
-        return ValueError(f"{where}: {msg}")
+    def bad(msg: str) -> ConfigError:
+        return ConfigError(f"{where}: {msg}")
 
     if not isinstance(state, dict):
         raise bad(f"expected a state dict, got {type(state).__name__}")

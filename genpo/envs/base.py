@@ -20,6 +20,9 @@ Conventions every backend follows:
 
 * Actions are clipped to ``[action_low, action_high]`` inside the backend: log-probabilities stay
   those of the unclipped latent the policy produced.
+* Exact resume: :meth:`VecEnv.state_unsupported` says whether :meth:`VecEnv.state_dict` /
+  :meth:`VecEnv.load_state_dict` can save and restore the simulation (episodes then continue bit for bit
+  after a resume); where they cannot, a resumed run restarts its episodes.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ import torch
 from torch import Tensor
 
 StepResult = tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]
+
+
+class StateUnsupported(NotImplementedError):
+    """:meth:`VecEnv.state_dict` or :meth:`VecEnv.load_state_dict` of an environment that cannot save its state."""
 
 
 class VecEnv(ABC):
@@ -66,6 +73,36 @@ class VecEnv(ABC):
     @abstractmethod
     def step(self, action: Tensor) -> StepResult:
         """Steps every sub-environment with ``action [N, action_dim]`` (auto-reset inside)."""
+
+    def state_unsupported(self) -> str | None:
+        """Why this environment cannot save and restore its state, or ``None`` when it can.
+
+        The default: supported exactly when the subclass implements both :meth:`state_dict` and
+        :meth:`load_state_dict`; a backend that supports some tasks only (Gymnasium) overrides it.
+        """
+        cls = type(self)
+        if cls.state_dict is not VecEnv.state_dict and cls.load_state_dict is not VecEnv.load_state_dict:
+            return None
+        return f"{cls.__name__} does not implement state_dict and load_state_dict"
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue stepping exactly (``torch.load``-able with ``weights_only=True``).
+
+        Raises:
+            StateUnsupported: :meth:`state_unsupported` is not None (ask it first).
+        """
+        name = self.env_id or type(self).__name__
+        raise StateUnsupported(f"{name} cannot save its state: {self.state_unsupported()}")
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict`: the next :meth:`step` continues exactly where it was saved.
+
+        Raises:
+            StateUnsupported: :meth:`state_unsupported` is not None (ask it first).
+        """
+        raise StateUnsupported(
+            f"{self.env_id or type(self).__name__} cannot restore a saved state: {self.state_unsupported()}"
+        )
 
     def check_action(self, action: Tensor) -> None:
         """Raises ``ValueError`` unless ``action`` is ``[num_envs, action_dim]`` (backends call it in ``step``)."""

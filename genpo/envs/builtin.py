@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from genpo.envs.base import EpisodeTracker, StepResult, VecEnv
+from genpo.errors import ConfigError
 
 
 class PointMassEnv(VecEnv):
@@ -38,7 +39,7 @@ class PointMassEnv(VecEnv):
         nan_after: int | None = None,
     ) -> None:
         if dim < 1 or episode_length < 1:
-            raise ValueError(f"dim and episode_length must be >= 1, got {dim}, {episode_length}")
+            raise ConfigError(f"dim and episode_length must be >= 1, got {dim}, {episode_length}")
         self.num_envs, self.dim = num_envs, dim
         self.observation_dim, self.action_dim = 3 * dim, dim
         self.device = torch.device(device)
@@ -135,11 +136,11 @@ def make_builtin_env(
 ) -> VecEnv:
     """Factory registered as the ``builtin`` backend."""
     if task not in TASKS:
-        raise ValueError(f"unknown builtin task {task!r}; choose one of: {', '.join(TASKS)}")
+        raise ConfigError(f"unknown builtin task {task!r}; choose one of: {', '.join(TASKS)}")
     factory, allowed = TASKS[task]
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"unknown option(s) {', '.join(unknown)} for builtin:{task}; accepted: {', '.join(sorted(allowed))}"
         )
     env = factory(num_envs, device, **options)

@@ -18,8 +18,8 @@ Semantics on top of Gymnasium's:
 Exact resume: :meth:`GymVecEnv.state_dict` captures every sub-environment (MuJoCo simulation state, random
 generator, wrapper counters), the episode sums and the current observations, for Gymnasium's MuJoCo tasks
 and the continuous classic-control ones (Pendulum, MountainCarContinuous); :meth:`GymVecEnv.load_state_dict`
-continues bit-identically, whatever the ``workers`` setting on either side. Other tasks raise
-``NotImplementedError``.
+continues bit-identically, whatever the ``workers`` setting on either side. For other tasks
+:meth:`GymVecEnv.state_unsupported` says why, and both raise :class:`~genpo.envs.base.StateUnsupported`.
 
 Options (passed through :func:`genpo.envs.make_env`): ``workers`` (int or ``"auto"``), ``parent_steps``,
 ``max_episode_steps`` (overrides the registered time limit), ``env_kwargs`` (dict for the env constructor;
@@ -42,7 +42,8 @@ from torch import Tensor
 
 from genpo.envs import _gym_state
 from genpo.envs._workers import BufferLayout, EnvGroup, WorkerPool, slice_views
-from genpo.envs.base import EpisodeTracker, StepResult, VecEnv
+from genpo.envs.base import EpisodeTracker, StateUnsupported, StepResult, VecEnv
+from genpo.errors import ConfigError
 
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -59,7 +60,7 @@ def resolve_task(task: str) -> str:
     """Checks that ``task`` is a registered Gymnasium id (``"module:Id"`` imports ``module`` first).
 
     Raises:
-        ValueError: The id is unknown (the message suggests close registered ids) or its module fails to import.
+        ConfigError: The id is unknown (the message suggests close registered ids) or its module fails to import.
     """
     gym = _gymnasium()
     module, sep, name = task.rpartition(":")
@@ -67,7 +68,7 @@ def resolve_task(task: str) -> str:
         try:
             importlib.import_module(module)
         except ImportError as e:
-            raise ValueError(f"cannot import module {module!r} named by Gymnasium id {task!r}: {e}") from None
+            raise ConfigError(f"cannot import module {module!r} named by Gymnasium id {task!r}: {e}") from None
     if name in gym.registry:
         return task
     ids = list(gym.registry)
@@ -76,7 +77,7 @@ def resolve_task(task: str) -> str:
         by_lower.setdefault(i.lower(), i)
     close = [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), n=5, cutoff=0.6)]
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(
+    raise ConfigError(
         f"unknown Gymnasium environment {name!r}{hint} "
         f"(ids are case-sensitive and versioned, e.g. 'HalfCheetah-v5'; {len(ids)} ids registered)"
     )
@@ -104,29 +105,32 @@ class GymFactory:
 
 def _make_probe(factory: GymFactory) -> Any:
     gym = _gymnasium()
+    # The first construction of a validated, registered id: here Gymnasium's errors can only come from what the
+    # user gave (constructor keywords it rejects with TypeError, an id or dependency it cannot make), so they are
+    # translated to ConfigError at this call and nowhere else.
     try:
         return factory()
     except TypeError as e:
-        raise ValueError(f"gym:{factory.task} rejected the options {sorted(factory.kwargs)}: {e}") from None
+        raise ConfigError(f"gym:{factory.task} rejected the options {sorted(factory.kwargs)}: {e}") from None
     except (gym.error.Error, ImportError) as e:
-        raise ValueError(f"cannot create gym:{factory.task}: {e}") from None
+        raise ConfigError(f"cannot create gym:{factory.task}: {e}") from None
 
 
 def _box_dim(space: Any, what: str, task: str) -> int:
     from gymnasium import spaces
 
     if what == "action" and not isinstance(space, spaces.Box):
-        raise ValueError(
+        raise ConfigError(
             f"gym:{task} has action space {space}; genpo's flow policies need continuous actions "
             "(a gymnasium.spaces.Box of shape (action_dim,))"
         )
     if what == "observation" and not isinstance(space, spaces.Box):
-        raise ValueError(
+        raise ConfigError(
             f"gym:{task} has observation space {space}; only flat Box observations are supported "
             "(wrap the env, e.g. with gymnasium.wrappers.FlattenObservation, and register the wrapped id)"
         )
     if len(space.shape) != 1:
-        raise ValueError(f"gym:{task} has a {what} space of shape {space.shape}; only flat (1-D) Boxes are supported")
+        raise ConfigError(f"gym:{task} has a {what} space of shape {space.shape}; only flat (1-D) Boxes are supported")
     return int(space.shape[0])
 
 
@@ -188,7 +192,7 @@ class GymVecEnv(VecEnv):
         **kwargs: Further constructor keyword arguments (merged into ``env_kwargs``).
 
     Raises:
-        ValueError: Unknown id, unsupported spaces or bad options.
+        ConfigError: Unknown id, unsupported spaces or bad options.
     """
 
     def __init__(
@@ -208,24 +212,24 @@ class GymVecEnv(VecEnv):
     ) -> None:
         self._backend: EnvGroup | WorkerPool | None = None
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+            raise ConfigError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         _check_seed(seed)
         if max_episode_steps is not None and (
             isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1
         ):
-            raise ValueError(f"max_episode_steps must be an integer >= 1 or None, got {max_episode_steps!r}")
+            raise ConfigError(f"max_episode_steps must be an integer >= 1 or None, got {max_episode_steps!r}")
         if workers == "auto":
             workers = auto_workers(num_envs)
         elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-            raise ValueError(f"workers must be an integer >= 0 or 'auto', got {workers!r}")
+            raise ConfigError(f"workers must be an integer >= 0 or 'auto', got {workers!r}")
         workers = min(workers, num_envs)
         if not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+            raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
         start_method = start_method or _default_start_method()
         import multiprocessing as mp
 
         if start_method not in mp.get_all_start_methods():
-            raise ValueError(f"start_method {start_method!r} is not one of {mp.get_all_start_methods()}")
+            raise ConfigError(f"start_method {start_method!r} is not one of {mp.get_all_start_methods()}")
 
         task = resolve_task(task)
         factory = GymFactory(task, max_episode_steps, {**(env_kwargs or {}), **kwargs})
@@ -356,6 +360,11 @@ class GymVecEnv(VecEnv):
         }
         return obs, reward, terminated, truncated, extras
 
+    def state_unsupported(self) -> str | None:
+        """Why this task's state cannot be saved (not a MuJoCo or supported classic-control task, or an unknown
+        wrapper), or ``None``."""
+        return self._state_unsupported
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue stepping bit-identically (see :meth:`load_state_dict`).
 
@@ -369,14 +378,11 @@ class GymVecEnv(VecEnv):
             ``weights_only=True``).
 
         Raises:
-            NotImplementedError: The task's complete state is unknown (not a MuJoCo or supported
-                classic-control task, or an unknown wrapper).
+            StateUnsupported: The task's complete state is unknown (:meth:`state_unsupported`).
         """
         backend = self._check_open()
         if self._state_unsupported is not None:
-            raise NotImplementedError(
-                f"{self.env_id} cannot save its state for exact resume: {self._state_unsupported}"
-            )
+            raise StateUnsupported(f"{self.env_id} cannot save its state for exact resume: {self._state_unsupported}")
         return {
             "format": _STATE_FORMAT,
             "env_id": self.env_id,
@@ -399,13 +405,13 @@ class GymVecEnv(VecEnv):
             state: Output of :meth:`state_dict` on the same task with the same number of sub-environments.
 
         Raises:
-            ValueError: The state belongs to another task, number of sub-environments or time limit, or is
+            ConfigError: The state belongs to another task, number of sub-environments or time limit, or is
                 malformed; nothing is changed then.
-            NotImplementedError: This task cannot restore states (see :meth:`state_dict`).
+            StateUnsupported: This task cannot restore states (:meth:`state_unsupported`).
         """
         backend = self._check_open()
         if self._state_unsupported is not None:
-            raise NotImplementedError(f"{self.env_id} cannot restore a saved state: {self._state_unsupported}")
+            raise StateUnsupported(f"{self.env_id} cannot restore a saved state: {self._state_unsupported}")
         states = self._check_state(state)
         backend.set_state(states)
         self._buffers["obs"][:] = state["obs"].detach().cpu().numpy()
@@ -421,15 +427,15 @@ class GymVecEnv(VecEnv):
         prefix = f"cannot load this state into {self.env_id} with {self.num_envs} sub-environments"
         if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
             got = state.get("format") if isinstance(state, dict) else type(state).__name__
-            raise ValueError(
+            raise ConfigError(
                 f"{prefix}: not a Gymnasium environment state (format {got!r}, expected {_STATE_FORMAT!r})"
             )
         if state.get("env_id") != self.env_id:
-            raise ValueError(f"{prefix}: it was saved from {state.get('env_id')!r}")
+            raise ConfigError(f"{prefix}: it was saved from {state.get('env_id')!r}")
         if state.get("num_envs") != self.num_envs:
-            raise ValueError(f"{prefix}: it holds {state.get('num_envs')!r} sub-environments")
+            raise ConfigError(f"{prefix}: it holds {state.get('num_envs')!r} sub-environments")
         if state.get("max_episode_steps") != self.max_episode_length:
-            raise ValueError(
+            raise ConfigError(
                 f"{prefix}: it was saved with a time limit of {state.get('max_episode_steps')!r} steps, "
                 f"this env has {self.max_episode_length!r}"
             )
@@ -441,11 +447,11 @@ class GymVecEnv(VecEnv):
         ):
             value = state.get(key)
             if not isinstance(value, Tensor) or tuple(value.shape) != shape or value.dtype != dtype:
-                raise ValueError(f"{prefix}: {key!r} must be a {dtype} tensor of shape {shape}")
+                raise ConfigError(f"{prefix}: {key!r} must be a {dtype} tensor of shape {shape}")
         try:
             states = _unstack_states(state.get("envs"), n)
         except (TypeError, ValueError, KeyError, IndexError) as e:
-            raise ValueError(f"{prefix}: malformed sub-environment states ({e})") from None
+            raise ConfigError(f"{prefix}: malformed sub-environment states ({e})") from None
         assert self._state_signature is not None
         for i, s in enumerate(states):
             _gym_state.check_state(self._state_signature, s, f"{prefix}: sub-environment {i}")
@@ -530,7 +536,7 @@ def _to_numpy(value: Any) -> Any:
 
 def _check_seed(seed: Any) -> None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}")
 
 
 def make_gym_env(

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from genpo.envs.base import EpisodeTracker, StepResult, VecEnv
+from genpo.errors import ConfigError
 
 
 class MultiGoalEnv(VecEnv):
@@ -47,17 +48,17 @@ class MultiGoalEnv(VecEnv):
         device: str = "cpu",
     ) -> None:
         if isinstance(num_goals, bool) or not isinstance(num_goals, int) or num_goals < 2:
-            raise ValueError(f"num_goals must be an integer >= 2, got {num_goals!r}")
+            raise ConfigError(f"num_goals must be an integer >= 2, got {num_goals!r}")
         if not 0 < radius <= 1:
-            raise ValueError(f"radius must be in (0, 1], got {radius!r}")
+            raise ConfigError(f"radius must be in (0, 1], got {radius!r}")
         spacing = 2 * radius * math.sin(math.pi / num_goals)
         if not 0 < sigma <= spacing / 2:
-            raise ValueError(
+            raise ConfigError(
                 f"sigma must be in (0, {spacing / 2:.3g}] (half the goals' spacing) so the modes stay apart, "
                 f"got {sigma!r}"
             )
         if isinstance(episode_length, bool) or not isinstance(episode_length, int) or episode_length < 1:
-            raise ValueError(f"episode_length must be an integer >= 1, got {episode_length!r}")
+            raise ConfigError(f"episode_length must be an integer >= 1, got {episode_length!r}")
         self.num_envs, self.observation_dim, self.action_dim = num_envs, 3, 2
         self.device = torch.device(device)
         self.action_low = -torch.ones(2, device=self.device)

@@ -10,6 +10,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from genpo.errors import ConfigError
 from genpo.inversion.base import std_normal_log_prob
 
 
@@ -56,11 +57,16 @@ class Policy(nn.Module, ABC):
         """Latent -> (noise, log|det d noise / d latent|)."""
 
     def generate_only(self, obs: Tensor, noise: Tensor) -> Tensor:
-        """Noise -> latent without the log-det (families override when that is cheaper)."""
+        """Noise -> latent, without :meth:`~genpo.models.policy.Policy.generate`'s input checks (inner loops call it).
+
+        This default runs ``flow_forward`` and drops its log-det; a family whose map is cheaper without the
+        log-det overrides it (``FlowPolicy``: the integrator with ``log_det=False``).
+        """
         return self.flow_forward(obs, noise)[0]
 
     def invert_only(self, obs: Tensor, latent: Tensor) -> Tensor:
-        """Latent -> noise without the log-det (families override when that is cheaper)."""
+        """Latent -> noise, without :meth:`~genpo.models.policy.Policy.invert`'s input checks; the default drops
+        ``flow_inverse``'s log-det."""
         return self.flow_inverse(obs, latent)[0]
 
     def to_action(self, latent: Tensor) -> Tensor:
@@ -160,12 +166,12 @@ class Policy(nn.Module, ABC):
         return ("likelihood",)
 
     def check_objective(self, objective: str | None) -> str:
-        """``objective``, or the family's default for None; ``ValueError`` names the allowed ones."""
+        """``objective``, or the family's default for None; ``ConfigError`` names the allowed ones."""
         allowed = self.imitation_objectives()
         if objective is None:
             return allowed[0]
         if objective not in allowed:
-            raise ValueError(
+            raise ConfigError(
                 f"imitation objective {objective!r} does not apply to this policy ({type(self).__name__}); "
                 f"choose one of: {', '.join(allowed)}"
             )

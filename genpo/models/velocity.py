@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genpo.errors import ConfigError
 from genpo.inversion.base import VelocityField
 from genpo.registry import Registry
 
@@ -34,7 +35,7 @@ def make_activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}") from None
+        raise ConfigError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}") from None
 
 
 def mlp(sizes: Sequence[int], activation: str, *, last_activation: bool = False) -> nn.Sequential:
@@ -71,7 +72,7 @@ class SinusoidalTimeEmbedding(nn.Module):
     ):
         super().__init__()
         if dim % 2:
-            raise ValueError(f"time embedding dim must be even, got {dim}")
+            raise ConfigError(f"time embedding dim must be even, got {dim}")
         self.dim, self.time_scale = dim, time_scale
         half = dim // 2
         freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float64) / half)
@@ -173,7 +174,7 @@ class MLPVelocity(VelocityNet):
     ) -> None:
         super().__init__()
         if not hidden:
-            raise ValueError("hidden must name at least one layer width")
+            raise ConfigError("hidden must name at least one layer width")
         self.latent_dim, self.obs_dim = latent_dim, obs_dim
         self.time_embed = SinusoidalTimeEmbedding(time_dim, activation=activation)
         self.in_x = nn.Linear(latent_dim, hidden[0])
@@ -259,7 +260,7 @@ class ResMLPVelocity(MLPVelocity):
         time_dim: Width of the time embedding.
 
     Raises:
-        ValueError: ``hidden`` together with ``width`` or ``blocks``, or non-positive sizes.
+        ConfigError: ``hidden`` together with ``width`` or ``blocks``, or non-positive sizes.
     """
 
     def __init__(
@@ -273,7 +274,7 @@ class ResMLPVelocity(MLPVelocity):
         time_dim: int = 32,
     ) -> None:
         if hidden is not None and (width is not None or blocks is not None):
-            raise ValueError("resmlp takes either hidden (one residual block per width) or width and blocks, not both")
+            raise ConfigError("resmlp takes either hidden (one residual block per width) or width and blocks, not both")
         widths = (
             list(hidden)
             if hidden is not None

@@ -22,14 +22,15 @@ from typing import Any
 from rich.console import Console
 from torch import Tensor
 
+from genpo.console import make_console
 from genpo.errors import ConfigError, RunFolderError
-from genpo.plugins import check_checkpoint_imports, imports_of
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.checkpoint import load_checkpoint, resolve_checkpoint
 from genpo.training.config import DEFAULT_ENV, MAX_NUM_ENVS, TrainConfig, check_device, check_seed, load_yaml
 from genpo.training.fields import canonical, nest
 from genpo.training.files import describe_os_error, ensure_folder
 from genpo.training.init import check_init, init_layer
+from genpo.training.loading import check_checkpoint_imports, imports_of
 from genpo.training.runner import Trainer, TrainResult, env_folder_name, make_run_dir
 
 ConfigSource = TrainConfig | dict[str, Any] | str | Path | None
@@ -157,7 +158,7 @@ def resolve_config(
     if recipe is not None:
         cfg = TrainConfig.from_dict(recipe, cfg)
     elif preset is not None:
-        from genpo.envs.isaaclab_presets import PRESET_KINDS, preset_overrides
+        from genpo.envs.isaaclab.presets import PRESET_KINDS, preset_overrides
         from genpo.training.presets import RECIPES
 
         if preset not in PRESET_KINDS:
@@ -346,7 +347,7 @@ def train(
     """
     from genpo.training.distributed import DistInfo, init_distributed, shutdown
 
-    console = console or Console()
+    console = console or make_console()
     run = prepare(config, preset=preset, resume=resume, checkpoint=checkpoint, **overrides)
     cfg = run.config
     if run.checkpoint is not None:
@@ -394,7 +395,7 @@ def load(
         logdir: Where ``latest`` looks.
         env: With ``latest``, the newest run of this environment id (default: of any); the environment
             that will be used instead of the checkpoint's.
-        plugins: Modules the checkpoint may import (see :func:`genpo.plugins.check_checkpoint_imports`).
+        plugins: Modules the checkpoint may import (see :func:`genpo.training.loading.check_checkpoint_imports`).
 
     Returns:
         ``(actor_critic, config)``; ``actor_critic.act_deterministic(raw_obs)`` acts on raw observations.

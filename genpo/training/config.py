@@ -179,6 +179,12 @@ class PolicyConfig:
 class AlgoConfig:
     """PPO with GenPO's extra terms (authors' Ant defaults)."""
 
+    name: str = setting(
+        "ppo",
+        """The on-policy algorithm: a name ``genpo list`` shows (``ppo``), a dotted path ``pkg.mod:Class`` or an
+        installed ``genpo.plugins`` entry point ``algorithm.<name>`` (docs/architecture.md: add an algorithm).""",
+        text("an algorithm name (genpo list), a dotted path pkg.mod:Class or an entry point"),
+    )
     learning_rate: float = setting(5e-4, "Initial Adam learning rate (finite, > 0).", POSITIVE)
     schedule: str = setting(
         "adaptive",
@@ -539,6 +545,7 @@ def validate(cfg: TrainConfig) -> None:
     from genpo.envs import DOTTED, load_env_factory, parse_env_id
     from genpo.loggers import check_loggers
     from genpo.plugins import import_plugins
+    from genpo.training.algorithm import ALGORITHMS
 
     for name in SECTIONS:
         check_fields(getattr(cfg, name), name)
@@ -547,6 +554,7 @@ def validate(cfg: TrainConfig) -> None:
     backend, task = parse_env_id(cfg.env.id)
     if backend == DOTTED:
         load_env_factory(task)
+    ALGORITHMS.get(cfg.algo.name)  # a ConfigError naming the registered algorithms (after the plug-ins)
     for rule in RULES:
         rule(cfg)
     actor = check_parts(cfg)

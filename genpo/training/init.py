@@ -37,7 +37,7 @@ def _network_fields(p: dict[str, Any]) -> dict[str, Any]:
         out["velocity"] = get("velocity")
         try:
             (_, vel_names), *_ = parts_of("flow", out["velocity"], get("integrator"), get("likelihood")).values()
-        except ValueError:
+        except ConfigError:  # parts this genpo does not know: keep every option
             vel_names = None
         out["options"] = {k: v for k, v in options.items() if vel_names is None or k in vel_names}
     else:

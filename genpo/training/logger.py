@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from genpo.console import make_console
 from genpo.errors import GenpoError, RunFailed
 from genpo.training.files import disk_error
 
@@ -126,7 +127,7 @@ class RunLogger:
         config: dict[str, Any] | None = None,
     ) -> None:
         self.enabled = enabled
-        self.console = console or Console(stderr=False)
+        self.console = console or make_console()
         self.sinks: list[ScalarSink] = []
         self._write_failures: dict[int, Exception] = {}  # id(sink) -> what its write raised
         if enabled and run_dir is not None:

@@ -1,8 +1,9 @@
-"""One PPO update over a rollout, policy-agnostic: Gaussian, flow and normflows policies alike."""
+"""PPO, the default on-policy algorithm (``algo.name: ppo``): policy-agnostic, Gaussian, flow and normflows alike."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -20,8 +21,9 @@ from genpo.objectives import (
     value_loss,
 )
 from genpo.training.actor_critic import ActorCritic
+from genpo.training.algorithm import ALGORITHMS, OnPolicyAlgorithm
 from genpo.training.config import AlgoConfig
-from genpo.training.distributed import all_reduce_mean, average_gradients
+from genpo.training.distributed import DistInfo, all_reduce_mean, average_gradients
 from genpo.training.storage import RolloutStorage
 
 
@@ -40,16 +42,28 @@ def compress_rows(batch: int, fraction: float) -> int:
     return max(1, min(batch, math.ceil(fraction * batch)))
 
 
-class PPO:
+@ALGORITHMS.register("ppo", "PPO with GenPO's compression term and the KL-adaptive learning rate (the default)")
+class PPO(OnPolicyAlgorithm):
     """Clipped-surrogate PPO with GenPO's compression term and the KL-adaptive learning rate.
 
     Args:
         ac: Actor-critic to train.
         cfg: Algorithm settings.
+        num_envs: Sub-environments of this rank (the rollout's width).
+        device: Where the rollout lives (default: the actor-critic's).
+        dist: This process's rank info.
     """
 
-    def __init__(self, ac: ActorCritic, cfg: AlgoConfig) -> None:
-        self.ac, self.cfg = ac, cfg
+    def __init__(
+        self,
+        ac: ActorCritic,
+        cfg: AlgoConfig,
+        num_envs: int = 1,
+        device: torch.device | None = None,
+        dist: DistInfo | None = None,
+    ) -> None:
+        device = device if device is not None else next(ac.parameters()).device
+        super().__init__(ac, cfg, num_envs, device, dist)
         self.learning_rate = cfg.learning_rate
         # The fused kernel is ~4x faster than the per-tensor loop on CPU (docs/benchmarks.md) and exists on CUDA too.
         self.optimizer = torch.optim.Adam(ac.parameters(), lr=cfg.learning_rate, fused=True)
@@ -71,11 +85,32 @@ class PPO:
         self.score_name = "log-probability" if policy.is_density else "CFM surrogate score"
 
     def set_learning_rate(self, lr: float) -> None:
+        """Sets the learning rate of every parameter group."""
         self.learning_rate = lr
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def update(self, storage: RolloutStorage, iteration: int) -> dict[str, float]:
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer, the learning rate and the reward statistics (checkpoint keys of every genpo version)."""
+        return {**super().state_dict(), "learning_rate": self.learning_rate}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict`."""
+        super().load_state_dict(state)
+        self.set_learning_rate(float(state["learning_rate"]))
+
+    def update(self, iteration: int, remaining: float = 1.0) -> dict[str, float]:
+        """The schedule's learning rate, :meth:`optimize` on the collected rollout, then an empty rollout.
+
+        ``schedule: linear`` is CleanRL's annealing: ``learning_rate * remaining``, set once per iteration.
+        """
+        if self.cfg.schedule == "linear":
+            self.set_learning_rate(self.cfg.learning_rate * remaining)
+        stats = self.optimize(self.storage, iteration)
+        self.storage.clear()
+        return stats
+
+    def optimize(self, storage: RolloutStorage, iteration: int) -> dict[str, float]:
         """Runs ``num_epochs`` x ``num_minibatches`` gradient steps; returns mean diagnostics.
 
         Diagnostics stay tensors on the device and are read once per update. Each minibatch reads the host

@@ -25,7 +25,8 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
-from genpo.errors import ConfigError, GenpoError
+from genpo.console import make_console
+from genpo.errors import ConfigError
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.config import TrainConfig, build_actor
 
@@ -280,7 +281,7 @@ def pretrain(
     from genpo.training.files import ensure_folder
     from genpo.training.runner import make_run_dir, rng_state, seed_everything
 
-    console = console or Console()
+    console = console or make_console()
     layer, section = _split_layer(config)
     if isinstance(pretrain, PretrainConfig):
         pretrain.validate()
@@ -297,13 +298,8 @@ def pretrain(
     recorded = {}
     if env is None and config_env is None and demos.env_options and "env.options" not in overrides:
         recorded = {"env.options": dict(demos.env_options)}  # the options the dataset's environment was made with
-    try:
-        cfg = resolve_config(layer, {**overrides, **recorded, "env.id": env_id})
-        cfg.validate()
-    except GenpoError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    cfg = resolve_config(layer, {**overrides, **recorded, "env.id": env_id})
+    cfg.validate()
     ensure_folder(make_run_dir(cfg).parent, "run folder under run.logdir", create=False)
     seed_everything(cfg.run.seed)
     venv = make_env(cfg.env.id, 1, seed=cfg.run.seed, **cfg.env.options)
@@ -317,12 +313,10 @@ def pretrain(
         obs_dim, action_dim = venv.observation_dim, venv.action_dim
     finally:
         venv.close()
+    policy = build_actor(cfg.policy, obs_dim, action_dim)
     try:
-        policy = build_actor(cfg.policy, obs_dim, action_dim)
         phases = [(start, policy.check_objective(obj)) for start, obj in pcfg.phases(pcfg.epochs)]
-    except GenpoError:
-        raise
-    except ValueError as exc:
+    except ConfigError as exc:  # name the option the objective came from
         raise ConfigError(f"pretrain.objective: {exc}", field="objective") from None
     ac = ActorCritic(
         policy, critic_dim, list(cfg.policy.critic_hidden), cfg.policy.activation, cfg.policy.normalize_obs

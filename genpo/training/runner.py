@@ -1,4 +1,8 @@
-"""The training loop: rollouts, PPO updates, logging, checkpoints and exact resume."""
+"""The training loop: it steps the environment through the algorithm (``algo.name``), logs, checkpoints and resumes.
+
+What happens in each environment step, the returns and the update belong to the algorithm
+(:mod:`genpo.training.algorithm`); the :class:`Trainer` only orchestrates.
+"""
 
 from __future__ import annotations
 
@@ -18,18 +22,19 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
+from genpo.console import make_console
 from genpo.envs import VecEnv, make_env, parse_env_id
-from genpo.errors import DiskError, GenpoError, RunFailed
+from genpo.errors import ConfigError, DiskError, GenpoError, RunFailed
+from genpo.inversion.base import InversionError
 from genpo.training.actor_critic import ActorCritic
+from genpo.training.algorithm import make_algorithm
 from genpo.training.checkpoint import CheckpointError, estimate_checkpoint_bytes, load_checkpoint, save_checkpoint
 from genpo.training.config import TrainConfig, build_actor, save_yaml
-from genpo.training.distributed import DistInfo, all_reduce_sum, broadcast_module
+from genpo.training.distributed import DistInfo, broadcast_module
 from genpo.training.files import check_free_space, exists, file_size_limit, format_bytes
 from genpo.training.interrupt import Interrupted, StopSignals, signal_name
 from genpo.training.logger import RunLogger
-from genpo.training.normalizer import RewardNormalizer
-from genpo.training.ppo import PPO, NonFiniteError, check_finite
-from genpo.training.storage import RolloutStorage
+from genpo.training.ppo import NonFiniteError, check_finite
 
 
 def env_folder_name(env_id: str) -> str:
@@ -140,10 +145,7 @@ class RolloutInfo:
     """
 
     def __init__(self, device: torch.device) -> None:
-        self.finite = {
-            name: torch.ones((), dtype=torch.bool, device=device)
-            for name in ("observation", "reward", "log-probability")
-        }
+        self.finite = {name: torch.ones((), dtype=torch.bool, device=device) for name in ("observation", "reward")}
         self._returns: list[Tensor] = []
         self._lengths: list[Tensor] = []
         self._logs: dict[str, Tensor | float] = {}
@@ -151,9 +153,9 @@ class RolloutInfo:
         self.lengths: list[float] = []
         self.last_obs_n: Tensor | None = None
 
-    def watch(self, obs: Tensor, reward: Tensor, log_prob: Tensor) -> None:
+    def watch(self, obs: Tensor, reward: Tensor) -> None:
         """Folds one step's values into the finiteness flags (no host sync)."""
-        for name, x in (("observation", obs), ("reward", reward), ("log-probability", log_prob)):
+        for name, x in (("observation", obs), ("reward", reward)):
             self.finite[name] &= torch.isfinite(x).all().to(self.finite[name].device)
 
     def collect(self, extras: dict[str, Any]) -> None:
@@ -163,14 +165,19 @@ class RolloutInfo:
             self._lengths.append(extras["episode"]["length"])
         self._logs.update(extras.get("log", {}))
 
-    def check_finite(self, it: int) -> None:
+    def check_finite(self, it: int, more: dict[str, Tensor] | None = None) -> None:
         """One host sync for every step's checks, and the episode statistics read in the same pass.
+
+        Args:
+            it: The iteration (named in the error).
+            more: Further ``{quantity: device bool}`` flags (the algorithm's, e.g. its scores).
 
         Raises:
             NonFiniteError: Naming the first non-finite quantity and the iteration.
         """
-        flags = torch.stack(list(self.finite.values())).cpu().tolist()
-        for name, ok in zip(self.finite, flags, strict=True):
+        finite = {**self.finite, **{k: v.to(self.finite["reward"].device) for k, v in (more or {}).items()}}
+        flags = torch.stack(list(finite.values())).cpu().tolist()
+        for name, ok in zip(finite, flags, strict=True):
             if not ok:
                 raise NonFiniteError(f"non-finite {name} at iteration {it}; stopping (the last checkpoint is intact)")
         if self._returns:
@@ -215,7 +222,7 @@ class Progress:
 
 
 class Trainer:
-    """Runs GenPO/PPO for one process (rank) of a job.
+    """Runs one process (rank) of a job: environment, the algorithm ``algo.name`` names, logs and checkpoints.
 
     Args:
         cfg: Resolved, validated configuration.
@@ -236,7 +243,7 @@ class Trainer:
         checkpoint_path: Path | None = None,
     ) -> None:
         self.cfg, self.dist = cfg, dist or DistInfo()
-        self.console = console or Console()
+        self.console = console or make_console()
         self.device = torch.device(cfg.run.device)
         # Rollouts run small batches between env steps: one thread avoids OpenMP spinning against the
         # env workers (throughput fell ~10x with two busy threads on two cores). Updates use `threads`.
@@ -255,10 +262,7 @@ class Trainer:
             cfg.policy.activation,
             cfg.policy.normalize_obs,
         ).to(self.device)
-        self.ppo = PPO(self.ac, cfg.algo)
-        self.reward_norm = (
-            RewardNormalizer(e.num_envs, cfg.algo.gamma).to(self.device) if cfg.algo.normalize_reward else None
-        )
+        self.algorithm = make_algorithm(self.ac, cfg.algo, e.num_envs, self.device, self.dist)
         self.anneal_end = 0  # env step where the linear schedule reaches 0 (set by train)
         self.iteration = 0
         self.global_step = 0
@@ -288,12 +292,17 @@ class Trainer:
                 f"checkpoint does not fit this task/model (trained on {ckpt['config']['env']['id']!r}, "
                 f"model {ckpt['config']['policy']['model']!r}): {msg}"
             ) from None
-        self.ppo.optimizer.load_state_dict(ckpt["optimizer_state"])
-        self.ppo.set_learning_rate(float(ckpt["learning_rate"]))
+        saved_algo = (ckpt["config"].get("algo") or {}).get("name", "ppo")  # written before algo.name: PPO's
+        if saved_algo != self.cfg.algo.name:
+            raise ConfigError(
+                f"algo.name={self.cfg.algo.name!r}: the checkpoint was trained by algorithm {saved_algo!r}, whose "
+                "optimizer state this one cannot continue; resume with the same algorithm, or start a new run from "
+                "its weights with run.init (--init)",
+                field="algo.name",
+            )
+        self.algorithm.load_state_dict(ckpt)
         self.iteration = int(ckpt["iteration"])
         self.global_step = int(ckpt["global_step"])
-        if self.reward_norm is not None and ckpt.get("reward_norm") is not None:
-            self.reward_norm.load_state_dict(ckpt["reward_norm"])
         if self.dist.world_size == 1:
             set_rng_state(ckpt["rng"])
             self._resumed_env_state = ckpt.get("env_state")
@@ -315,17 +324,13 @@ class Trainer:
     def checkpoint_payload(self, obs: Tensor, critic_obs: Tensor) -> dict[str, Any]:
         """Everything needed to continue exactly where this iteration ended."""
         env_state: dict[str, Any] = {"obs": obs.cpu(), "critic_obs": critic_obs.cpu()}
-        if hasattr(self.env, "state_dict"):
-            try:
-                env_state["backend"] = self.env.state_dict()
-            except NotImplementedError:
-                pass  # this task cannot save its state: on resume, _reset prints a note and restarts episodes
+        if self.env.state_unsupported() is None:  # otherwise, on resume, _reset prints a note and restarts episodes
+            env_state["backend"] = self.env.state_dict()
         return {
             "iteration": self.iteration,
             "global_step": self.global_step,
             "model_state": self.ac.state_dict(),
-            "optimizer_state": self.ppo.optimizer.state_dict(),
-            "learning_rate": self.ppo.learning_rate,
+            **self.algorithm.state_dict(),
             "rng": rng_state(),
             "config": self.cfg.to_dict(),
             "dims": {
@@ -335,14 +340,13 @@ class Trainer:
                 "critic_obs": self.env.critic_observation_dim,
             },
             "env_state": env_state,
-            "reward_norm": None if self.reward_norm is None else self.reward_norm.state_dict(),
         }
 
     def checkpoint_bytes(self) -> int:
         """About the size of one checkpoint of this run (see :func:`estimate_checkpoint_bytes`)."""
         e = self.env
         obs = e.num_envs * (e.observation_dim + (e.critic_observation_dim or e.observation_dim)) * 4
-        estimate = estimate_checkpoint_bytes(self.ac, self.ppo.optimizer, extra=obs)
+        estimate = estimate_checkpoint_bytes(self.ac, self.algorithm.optimizer, extra=obs)
         if self.resumed_from is not None and self.resumed_from[0].is_file():  # a real one of this run
             estimate = max(estimate, self.resumed_from[0].stat().st_size)
         return estimate
@@ -383,7 +387,7 @@ class Trainer:
 
     def _reset(self) -> tuple[Tensor, Tensor]:
         st = self._resumed_env_state
-        if st is not None and "backend" in st and hasattr(self.env, "load_state_dict"):
+        if st is not None and "backend" in st and self.env.state_unsupported() is None:
             self.env.load_state_dict(st["backend"])
             return st["obs"].to(self.device), st["critic_obs"].to(self.device)
         if st is not None:
@@ -392,32 +396,6 @@ class Trainer:
             )
         obs, extras = env_call(self.env, "reset", self.iteration, seed=self.cfg.run.seed + self.dist.rank)
         return obs, self._observe(obs, extras)
-
-    def _update_normalizers(self, obs: Tensor, critic_obs: Tensor) -> None:
-        """Folds a step's observations into the running statistics.
-
-        In a distributed job the step's moments are only accumulated, and :meth:`_flush_normalizers`
-        reduces them over ranks once per iteration (one collective, not one per environment step).
-        """
-        if not self.cfg.policy.normalize_obs:
-            return
-        norms = [(self.ac.obs_norm, obs)] + ([(self.ac.critic_obs_norm, critic_obs)] if self.asymmetric else [])
-        for norm, x in norms:
-            if self.dist.enabled:
-                norm.accumulate(x)
-            else:
-                norm.update(x)
-
-    def _flush_normalizers(self) -> None:
-        """Distributed jobs: one all-reduce of everything the rollout accumulated (no-op in one process)."""
-        if not self.dist.enabled:
-            return
-        if self.cfg.policy.normalize_obs:
-            self.ac.obs_norm.flush(all_reduce_sum)
-            if self.asymmetric:
-                self.ac.critic_obs_norm.flush(all_reduce_sum)
-        if self.reward_norm is not None:
-            self.reward_norm.stats.flush(all_reduce_sum)
 
     @property
     def steps_per_iteration(self) -> int:
@@ -457,7 +435,6 @@ class Trainer:
             loggers=self.cfg.run.logger,
             config=self.cfg.to_dict(),
         )
-        storage = self._make_storage()
         progress = Progress()
         self.last_timings = {"rollout": progress.rollout_times, "update": progress.update_times}
         try:
@@ -465,9 +442,9 @@ class Trainer:
             for done_iters in range(1, n_iter + 1):
                 it = self.iteration + 1
                 t0 = time.perf_counter()
-                obs, critic_obs, rollout = self._rollout(storage, obs, critic_obs, it)
+                obs, critic_obs, rollout = self._rollout(obs, critic_obs, it)
                 t_rollout = time.perf_counter() - t0
-                stats = self._update(storage, it)
+                stats = self._update(it)
                 steps = self._advance(it)
                 progress.record(rollout, steps, self.global_step, t_rollout, time.perf_counter() - t0)
                 self._log(logger, progress, stats, rollout, done_iters)
@@ -566,89 +543,38 @@ class Trainer:
                 raise exc.with_note(f"stopped after iteration {self.iteration}: {self.resume_note(exc)}") from None
             self.last_checkpoint, self.last_checkpoint_iteration = path, self.iteration
 
-    def _make_storage(self) -> RolloutStorage:
-        e, ac = self.env, self.ac
-        width = ac.critic[0].in_features
-        return RolloutStorage(
-            self.cfg.algo.steps_per_env,
-            e.num_envs,
-            e.observation_dim,
-            width,
-            ac.policy.latent_dim,
-            self.device,
-            score_shape=ac.policy.score_shape,
-        )
-
     def _start_episodes(self) -> tuple[Tensor, Tensor]:
         """Resets the env, or restores the resumed env state (used once: a later ``train`` resets)."""
         resumed = self._resumed_env_state is not None and "backend" in self._resumed_env_state
         obs, critic_obs = self._reset()
         check_finite(obs, "observation", self.iteration)
-        if not resumed:  # a restored state's observation was already folded into the statistics
-            self._update_normalizers(obs, critic_obs)
-            self._flush_normalizers()
+        # A restored state's observation was already folded into the statistics.
+        self.algorithm.start(obs, critic_obs, fold=not resumed)
         self._resumed_env_state = None
         return obs, critic_obs
 
     @torch.no_grad()
-    def _rollout(
-        self, storage: RolloutStorage, obs: Tensor, critic_obs: Tensor, it: int
-    ) -> tuple[Tensor, Tensor, RolloutInfo]:
-        """``steps_per_env`` env steps into ``storage``, then GAE; one host sync for all finiteness checks."""
-        ac, info = self.ac, RolloutInfo(self.device)
+    def _rollout(self, obs: Tensor, critic_obs: Tensor, it: int) -> tuple[Tensor, Tensor, RolloutInfo]:
+        """``steps_per_env`` env steps into the algorithm, then its returns; one host sync for all finiteness checks."""
+        ac, alg, info = self.ac, self.algorithm, RolloutInfo(self.device)
         torch.set_num_threads(1)
         with ac.policy.static_parameters():
             for _ in range(self.cfg.algo.steps_per_env):
-                obs, critic_obs = self._env_step(storage, obs, critic_obs, info, it)
-            info.check_finite(it)
-            self._flush_normalizers()
-            storage.compute_returns(ac.value(ac.critic_obs_norm(critic_obs)), self.cfg.algo.gamma, self.cfg.algo.lam)
+                action = alg.act(obs, critic_obs)
+                obs, reward, terminated, truncated, extras = env_call(self.env, "step", it, action)
+                info.watch(obs, reward)
+                critic_obs = self._observe(obs, extras)
+                alg.process_env_step(obs, critic_obs, reward, terminated, truncated, extras)
+                info.collect(extras)
+            info.check_finite(it, alg.rollout_flags())
+            alg.compute_returns(critic_obs)
             info.last_obs_n = ac.obs_norm(obs)
         return obs, critic_obs, info
 
-    def _env_step(
-        self, storage: RolloutStorage, obs: Tensor, critic_obs: Tensor, info: RolloutInfo, it: int
-    ) -> tuple[Tensor, Tensor]:
-        ac = self.ac
-        obs_n, critic_n = ac.obs_norm(obs), ac.critic_obs_norm(critic_obs)
-        action, latent, log_prob = ac.policy.sample(obs_n)
-        value = ac.value(critic_n)
-        next_obs, reward, terminated, truncated, extras = env_call(self.env, "step", it, action)
-        info.watch(next_obs, reward, log_prob)
-        reward = reward.to(self.device, torch.float32)
-        if self.reward_norm is not None:  # before the bootstrap: V is learned in the scaled units
-            reward = self.reward_norm(reward, terminated | truncated, all_reduce_sum, deferred=self.dist.enabled)
-        reward = self._bootstrap_time_outs(reward, value, terminated, truncated, extras)
-        storage.add(obs_n, critic_n, latent, log_prob, value, reward, (terminated | truncated).float())
-        next_critic = self._observe(next_obs, extras)
-        self._update_normalizers(next_obs, next_critic)
-        info.collect(extras)
-        return next_obs, next_critic
-
-    def _bootstrap_time_outs(
-        self, reward: Tensor, value: Tensor, terminated: Tensor, truncated: Tensor, extras: dict[str, Any]
-    ) -> Tensor:
-        """``r += gamma V(final state)`` where an episode was cut by a time limit, not ended by the task.
-
-        Backends without a final observation fall back to ``V(s_t)`` (as rsl_rl does). On the CPU the
-        ``any()`` test is free and skips the extra critic pass on most steps; elsewhere it would be a host
-        sync per step, so the bootstrap is computed for every row and selected with ``where``.
-        """
-        time_out = truncated & ~terminated
-        if time_out.device.type == "cpu" and not bool(time_out.any()):
-            return reward
-        final = extras.get("final_critic_observation" if self.asymmetric else "final_observation")
-        boot = value if final is None else self.ac.value(self.ac.critic_obs_norm(final))
-        return torch.where(time_out.to(reward.device), reward + self.cfg.algo.gamma * boot, reward)
-
-    def _update(self, storage: RolloutStorage, it: int) -> dict[str, float]:
+    def _update(self, it: int) -> dict[str, float]:
         torch.set_num_threads(self.update_threads)
-        if self.cfg.algo.schedule == "linear":  # CleanRL's annealing: 1 - (steps done) / (budget), per iteration
-            frac = 1.0 - self.global_step / max(self.anneal_end, 1)
-            self.ppo.set_learning_rate(self.cfg.algo.learning_rate * frac)
-        stats = self.ppo.update(storage, it)
-        storage.clear()
-        return stats
+        # Schedules anneal over the invocation's budget: 1 - (steps done) / (step where the budget ends).
+        return self.algorithm.update(it, remaining=1.0 - self.global_step / max(self.anneal_end, 1))
 
     def _advance(self, it: int) -> int:
         """Counts iteration ``it`` as done; returns its env steps (all ranks)."""
@@ -673,7 +599,8 @@ class Trainer:
             logger.scalars(scalars, self.global_step)
             if rollout.returns:
                 logger.episodes(rollout.returns, rollout.lengths, self.global_step)
-        extra = {"kl": stats["losses/sample_kl"], "lr": stats["charts/learning_rate"]}
+        shown = {"kl": "losses/sample_kl", "lr": "charts/learning_rate"}  # those an algorithm reports
+        extra = {short: stats[key] for short, key in shown.items() if key in stats}
         logger.iteration(self.iteration, done_iters, sps, progress.mean_return(), extra)
 
     def parameter_checksum(self) -> str:
@@ -696,6 +623,6 @@ class Trainer:
         noise = torch.randn(obs_n.shape[0], policy.latent_dim, device=obs_n.device, generator=gen)
         try:
             back = policy.invert_only(obs_n, policy.generate_only(obs_n, noise))
-        except ValueError:  # an integrator that failed to invert (euler) reports inf
+        except InversionError:  # an integrator that failed to invert (euler) reports inf
             return float("inf")
         return float((back - noise).abs().max())

@@ -51,10 +51,7 @@ def record_video(
 
     from genpo.envs.gym import resolve_task
 
-    try:
-        task = resolve_task(task)
-    except ValueError as exc:  # unknown id: the backend's own message (close matches named)
-        raise ConfigError(str(exc)) from None
+    task = resolve_task(task)  # ConfigError for an unknown id (close matches named)
     try:
         env = gym.make(task, render_mode="rgb_array")  # MuJoCo reads MUJOCO_GL here
     except Exception as exc:

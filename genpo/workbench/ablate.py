@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
+from genpo.console import make_console
 from genpo.errors import ConfigError, RunFolderError
 from genpo.training.config import TrainConfig
 from genpo.training.files import ensure_folder, write_atomic
@@ -170,7 +171,7 @@ def ablate(
     window: int = 5,
 ) -> tuple[str, dict[str, Any]]:
     """Runs the pending cells, then writes the report; returns (``done`` | ``failed`` | ``interrupted``, report)."""
-    console = console or Console()
+    console = console or make_console()
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     start = LAUNCHERS.get(launcher) if launcher in LAUNCHERS else None

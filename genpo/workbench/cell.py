@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from genpo.console import make_console
 from genpo.workbench.runs import read_cell, write_json
 
 EVAL_SEED = 10_000  # genpo play's default: evaluation episodes differ from the training ones
@@ -41,7 +42,6 @@ def train_cell(spec: dict[str, Any]) -> int:
     ``genpo train --checkpoint``; only the folder is the cell's own, so a resumed cell stays one run folder.
     """
     import torch
-    from rich.console import Console
 
     from genpo.training.api import prepare
     from genpo.training.checkpoint import checkpoints_in, load_checkpoint
@@ -63,7 +63,8 @@ def train_cell(spec: dict[str, Any]) -> int:
         checkpoint=ckpts[-1] if ckpts else None,
         **{"run.total_steps": target - done, "run.max_iterations": None},
     )
-    trainer = Trainer(run.config, checkpoint=run.checkpoint, console=Console(), checkpoint_path=run.checkpoint_path)
+    console = make_console()
+    trainer = Trainer(run.config, checkpoint=run.checkpoint, console=console, checkpoint_path=run.checkpoint_path)
     try:
         trainer.train(run_dir)
     finally:

@@ -17,7 +17,8 @@ TOY = {"batch": 32, "dim": 2, "hidden": (16,), "repeats": 1, "oracle_rows": 8, "
 def test_run_measures_counts_and_errors() -> None:
     threads = torch.get_num_threads()
     try:
-        result = bench.run(only=["edict-exact", "edict-jacobian", "euler-exact", "rk4-hutch-rad"], **TOY)
+        keys = ["edict-exact", "edict-jacobian", "euler-exact", "rk4-hutch-rad"]
+        result = bench.run(bench.Settings(only=keys, **TOY))
     finally:
         torch.set_num_threads(threads)
     rows = {r.key: r for r in result.rows}
@@ -68,7 +69,7 @@ def test_new_members_rows_and_flow_distances() -> None:
     threads = torch.get_num_threads()
     keys = ["heun-exact", "heun-jacobian", "rrk4-exact", "chain-exact", "chain-jacobian"]
     try:
-        result = bench.run(only=keys, distance_steps=(2, 5, 10), **TOY)
+        result = bench.run(bench.Settings(only=keys, distance_steps=(2, 5, 10), **TOY))
     finally:
         torch.set_num_threads(threads)
     rows = {r.key: r for r in result.rows}

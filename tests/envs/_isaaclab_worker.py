@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from genpo.envs import make_env
-from genpo.envs.isaaclab_presets import PRESETS
+from genpo.envs.isaaclab.presets import PRESETS
 
 RESULTS: dict[str, Any] = {}
 

@@ -8,7 +8,7 @@ Checked: reset/step shapes, dtypes and device; actions of the wrong shape refuse
 with ``extras["episode"]`` returns and lengths equal to the sums of the rewards since the last reset, at least
 one finished episode in the budget; ``final_observation`` (where given) of the right shape for the finished
 rows; the same seed reproducing the same observations and rewards; and, where a backend claims it
-(``state_dict`` that does not raise ``NotImplementedError``), a restored state reproducing the next steps.
+(``state_unsupported()`` is None), a restored state reproducing the next steps.
 """
 
 from __future__ import annotations
@@ -133,12 +133,7 @@ def contract_violations(
         elif not (_same(first[1], again[1], atol) and _same(first[2], again[2], atol)):
             bad.append("the same seed and actions gave a different rollout")
 
-        saved = None
-        if hasattr(env, "state_dict"):
-            try:
-                saved = env.state_dict()
-            except NotImplementedError:
-                saved = None
+        saved = env.state_dict() if env.state_unsupported() is None else None
         if saved is not None:
             actions = _actions(env, 8, seed + 2)
             ahead = _rollout(env, actions)

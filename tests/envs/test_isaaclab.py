@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from genpo.envs.isaaclab import isaaclab_generation
-from genpo.envs.isaaclab_presets import PRESETS
+from genpo.envs.isaaclab.presets import PRESETS
 
 pytestmark = pytest.mark.isaaclab
 

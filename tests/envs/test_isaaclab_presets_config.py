@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genpo.envs.isaaclab_presets import PRESETS, preset_overrides
+from genpo.envs.isaaclab.presets import PRESETS, preset_overrides
 from genpo.training.config import TrainConfig
 
 

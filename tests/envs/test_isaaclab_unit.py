@@ -18,7 +18,7 @@ from genpo.envs.isaaclab import (
     resolve_task_id,
     task_id_for_generation,
 )
-from genpo.envs.isaaclab_presets import PRESETS, get_preset, preset_names
+from genpo.envs.isaaclab.presets import PRESETS, get_preset, preset_names
 
 # --------------------------------------------------------------------------------------------- id mapping
 

@@ -25,7 +25,7 @@ from genpo.cli.main import app
 from genpo.errors import ConfigError, RunFailed
 from genpo.loggers import LOGGERS, RunInfo, Writer, check_loggers, logger_names
 from genpo.loggers.git_state import git_state
-from genpo.plugins import imports_of
+from genpo.training.loading import imports_of
 from genpo.training.logger import RunLogger
 
 # Two PointMass envs, 4 steps per iteration, episodes of 4 steps: each iteration logs 8 env steps and 2 episodes.

@@ -43,7 +43,7 @@ def first_minibatch_log_ratio(policy, monkeypatch: pytest.MonkeyPatch) -> torch.
         return real(new, old, adv, clip)
 
     monkeypatch.setattr(ppo_module, "clipped_surrogate", recording)
-    PPO(ac, AlgoConfig(num_epochs=1, num_minibatches=2, compress_coef=0.0)).update(storage, 1)
+    PPO(ac, AlgoConfig(num_epochs=1, num_minibatches=2, compress_coef=0.0), ENVS).optimize(storage, 1)
     assert len(seen) == 2
     return seen[0]
 

@@ -69,11 +69,12 @@ def test_reward_normalization_is_saved_and_resume_is_exact(tmp_path):
     ckpt = load_checkpoint(tmp_path / "a" / "model_2.pt")
     assert ckpt["reward_norm"]["stats.count"].item() == 2 * 8 * 4
     second = Trainer(cfg_of(max_iterations=2), checkpoint=ckpt)
-    torch.testing.assert_close(second.reward_norm.stats.var, first.reward_norm.stats.var)
+    norm = lambda trainer: trainer.algorithm.rollout.reward_norm  # noqa: E731
+    torch.testing.assert_close(norm(second).stats.var, norm(first).stats.var)
     second.train(tmp_path / "b")
     for name, value in full.ac.state_dict().items():
         torch.testing.assert_close(second.ac.state_dict()[name], value, atol=1e-6, rtol=0)
-    torch.testing.assert_close(second.reward_norm.discounted, full.reward_norm.discounted)
+    torch.testing.assert_close(norm(second).discounted, norm(full).discounted)
 
 
 def test_linear_schedule_anneals_to_zero_over_the_budget(tmp_path):
@@ -82,7 +83,10 @@ def test_linear_schedule_anneals_to_zero_over_the_budget(tmp_path):
     data["run"].update(max_iterations=4)
     trainer = Trainer(TrainConfig.from_dict(data))
     seen = []
-    update = trainer.ppo.update
-    trainer.ppo.update = lambda storage, it: (seen.append(trainer.ppo.learning_rate), update(storage, it))[1]
+    update = trainer.algorithm.update
+    trainer.algorithm.update = lambda it, remaining: (  # the rate the update ran with (linear: set at its start)
+        update(it, remaining),
+        seen.append(trainer.algorithm.learning_rate),
+    )[0]
     trainer.train(None)
     assert seen == pytest.approx([1e-3, 7.5e-4, 5e-4, 2.5e-4])  # CleanRL: lr * (1 - (i - 1) / iterations)

@@ -47,7 +47,7 @@ def test_resume_is_exact(tmp_path, model):
     assert second.iteration == full.iteration == 2 * n
     assert second.global_step == full.global_step
     torch.testing.assert_close(params(second), params(full), atol=1e-6, rtol=0)
-    assert second.ppo.learning_rate == pytest.approx(full.ppo.learning_rate)
+    assert second.algorithm.learning_rate == pytest.approx(full.algorithm.learning_rate)
     assert (tmp_path / "b" / f"model_{2 * n}.pt").is_file()
 
 

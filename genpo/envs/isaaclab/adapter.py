@@ -9,13 +9,14 @@ import torch
 from torch import Tensor
 
 from genpo.envs.base import EpisodeTracker, StepResult, VecEnv
+from genpo.errors import ConfigError
 
 
 def _flat_dim(space: Any, what: str) -> int:
     """Width of a flat Box observation/action space; ``ValueError`` otherwise."""
     shape = getattr(space, "shape", None)
     if shape is None or len(shape) != 1:
-        raise ValueError(
+        raise ConfigError(
             f"the IsaacLab {what} must be a flat vector (a concatenated observation group), got space {space!r}"
         )
     return int(shape[0])
@@ -63,7 +64,7 @@ class IsaacLabVecEnv(VecEnv):
 
         obs_space = u.single_observation_space
         if "policy" not in obs_space.spaces:
-            raise ValueError(f"IsaacLab task {env_id!r} has no 'policy' observation group: {list(obs_space.spaces)}")
+            raise ConfigError(f"IsaacLab task {env_id!r} has no 'policy' observation group: {list(obs_space.spaces)}")
         self.observation_dim = _flat_dim(obs_space["policy"], "'policy' observation group")
         self.critic_group = critic_group if critic_group and critic_group in obs_space.spaces else None
         self.critic_observation_dim = (
@@ -85,7 +86,7 @@ class IsaacLabVecEnv(VecEnv):
         """Bounds from ``clip_actions`` or from a finite Box action space; ``(None, None)`` when unbounded."""
         if clip_actions is not None:
             if not clip_actions > 0:
-                raise ValueError(f"clip_actions must be > 0, got {clip_actions!r}")
+                raise ConfigError(f"clip_actions must be > 0, got {clip_actions!r}")
             high = torch.full((self.action_dim,), float(clip_actions), device=self.device)
             return -high, high
         low, high = getattr(space, "low", None), getattr(space, "high", None)

@@ -13,7 +13,7 @@ import torch
 from genpo.envs.isaaclab.adapter import IsaacLabVecEnv
 from genpo.envs.isaaclab.assets import LOCAL_ASSETS_ENV, _local_assets_request, asset_blockers, use_local_assets
 from genpo.envs.isaaclab.tasks import agent_clip_actions, isaaclab_generation, registered_tasks, resolve_task_id
-from genpo.errors import GenpoError
+from genpo.errors import ConfigError, GenpoError
 
 INSTALL_HINT_FIX = (
     "Install IsaacLab 3.0 with `bash ci/install_isaaclab.sh` (PyPI only, no Isaac "
@@ -58,7 +58,7 @@ def _normalize_device(device: str | torch.device) -> str:
         return "cuda:0"
     if text == "cpu" or (text.startswith("cuda:") and text[5:].isdigit()):
         return text
-    raise ValueError(f"IsaacLab device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    raise ConfigError(f"IsaacLab device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
 def _make_v3(
@@ -146,7 +146,7 @@ def _make_v2(
 ) -> tuple[Any, Callable[[], None], str]:
     """Builds an IsaacLab 2.x env: Isaac Sim's ``AppLauncher`` first, then the task (not run by this project)."""
     if overrides:
-        raise ValueError("overrides (Hydra-style presets) need IsaacLab 3.x")
+        raise ConfigError("overrides (Hydra-style presets) need IsaacLab 3.x")
     with _importing_isaaclab():
         from isaaclab.app import AppLauncher
 
@@ -163,7 +163,7 @@ def _make_v2(
             cfg.seed = seed
         if final_observation:
             if not hasattr(cfg, "compute_final_obs"):
-                raise ValueError("final_observation=True needs an IsaacLab whose configs have compute_final_obs")
+                raise ConfigError("final_observation=True needs an IsaacLab whose configs have compute_final_obs")
             cfg.compute_final_obs = True
         if cfg_hook is not None:
             cfg_hook(cfg)
@@ -219,7 +219,7 @@ def make_isaaclab_env(
             it and shows the import error), or the task needs a runtime or module that is not installed
             (Isaac Sim for PhysX, omni.client for remote assets).
         RuntimeError: When another IsaacLab env is open in this process.
-        ValueError: For an unknown task id (close matches are named) or a bad option.
+        ConfigError: For an unknown task id (close matches are named) or a bad option.
     """
     generation = isaaclab_generation()
     if generation is None:
@@ -232,19 +232,19 @@ def make_isaaclab_env(
     overrides = list(overrides)
     if physics is not None:
         if generation != 3:
-            raise ValueError("physics presets need IsaacLab 3.x; IsaacLab 2.x always runs PhysX")
+            raise ConfigError("physics presets need IsaacLab 3.x; IsaacLab 2.x always runs PhysX")
         overrides.append(f"physics={physics}")
     if robots_dir is not None and _local_assets_request(local_assets) is None:
-        raise ValueError(
+        raise ConfigError(
             f"robots_dir={os.fspath(robots_dir)!r} builds stand-in robots into the offline asset root, which is off: "
             f"set local_assets=true (or {LOCAL_ASSETS_ENV}=1) too"
         )
     if generation == 3:
         use_local_assets(local_assets, robots_dir)
     elif _local_assets_request(local_assets) is not None:
-        raise ValueError("local_assets is supported with IsaacLab 3.x only (2.x reads assets through Isaac Sim)")
+        raise ConfigError("local_assets is supported with IsaacLab 3.x only (2.x reads assets through Isaac Sim)")
     if isinstance(clip_actions, str) and clip_actions != "auto":
-        raise ValueError(f"clip_actions must be a number, None or 'auto', got {clip_actions!r}")
+        raise ConfigError(f"clip_actions must be a number, None or 'auto', got {clip_actions!r}")
     make = _make_v3 if generation == 3 else _make_v2
     env, stop, resolved = make(task, num_envs, seed, device, headless, overrides, cfg_hook, final_observation)
     try:

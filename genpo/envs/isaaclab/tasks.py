@@ -11,6 +11,8 @@ import logging
 from collections.abc import Collection
 from pathlib import Path
 
+from genpo.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 # IsaacLab 2.x id -> IsaacLab 3.x id (None: the task was removed in 3.0). Read from isaaclab_tasks' changelog
@@ -92,21 +94,21 @@ def task_id_for_generation(task: str, generation: int) -> str:
         The id to look up in that generation's gym registry.
 
     Raises:
-        ValueError: When the task was removed from that generation (e.g. the quadcopter in 3.0), or for an
+        ConfigError: When the task was removed from that generation (e.g. the quadcopter in 3.0), or for an
             unknown generation.
     """
     if generation == 3:
         if task in ISAACLAB2_TO_3:
             new = ISAACLAB2_TO_3[task]
             if new is None:
-                raise ValueError(
+                raise ConfigError(
                     f"IsaacLab task {task!r} was removed in IsaacLab 3.0; it runs only on IsaacLab 2.x (Isaac Sim)"
                 )
             return new
         return task
     if generation == 2:
         return ISAACLAB3_TO_2.get(task, task)
-    raise ValueError(f"unknown IsaacLab generation {generation!r}; expected 2 or 3")
+    raise ConfigError(f"unknown IsaacLab generation {generation!r}; expected 2 or 3")
 
 
 def resolve_task_id(task: str, generation: int, registered: Collection[str]) -> str:
@@ -121,7 +123,7 @@ def resolve_task_id(task: str, generation: int, registered: Collection[str]) -> 
         A member of ``registered``.
 
     Raises:
-        ValueError: Naming close matches when neither spelling is registered.
+        ConfigError: Naming close matches when neither spelling is registered.
     """
     if task in registered:
         return task
@@ -132,7 +134,7 @@ def resolve_task_id(task: str, generation: int, registered: Collection[str]) -> 
         return mapped
     close = difflib.get_close_matches(mapped, [r for r in registered if "Isaac" in r], n=5, cutoff=0.6)
     hint = f"; close matches: {', '.join(close)}" if close else ""
-    raise ValueError(
+    raise ConfigError(
         f"IsaacLab {generation}.x has no task {task!r}{f' (or {mapped!r})' if mapped != task else ''}{hint}"
     )
 
