@@ -224,6 +224,10 @@ def plan_study(
     Raises:
         ConfigError: Any bad option, space entry or configuration, or an ``out`` that holds another study.
     """
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ConfigError("genpo tune needs optuna: pip install 'genpo[workbench]' (or pip install optuna)") from None
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ConfigError(f"--trials must be an integer >= 1, got {trials}")
     _registered(OBJECTIVES, objective, "--objective")
