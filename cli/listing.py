@@ -20,6 +20,7 @@ def registries() -> dict[str, object]:
     from genpo.inversion import INTEGRATORS, LIKELIHOODS
     from genpo.models import MODELS, VELOCITIES
     from genpo.workbench.runner import LAUNCHERS
+    from genpo.workbench.tune import OBJECTIVES, PRUNERS
 
     return {
         "models (--model)": MODELS,
@@ -28,6 +29,8 @@ def registries() -> dict[str, object]:
         "likelihood estimators (--likelihood)": LIKELIHOODS,
         "environment backends (--env PREFIX:ID)": ENV_BACKENDS,
         "ablation launchers (genpo ablate --launcher)": LAUNCHERS,
+        "tuning objectives (genpo tune --objective)": OBJECTIVES,
+        "tuning pruners (genpo tune --pruner)": PRUNERS,
         "scripted demonstrators (genpo collect --checkpoint scripted:NAME)": DEMONSTRATORS,
     }
 

@@ -20,10 +20,10 @@ from genpo.workbench.tune import (
     STUDY_FILE,
     open_study,
     plan_study,
-    study_figures,
     tune,
     window_return,
 )
+from genpo.workbench.tune_report import study_figures
 
 TINY = {
     "env": {"id": "builtin:PointMass", "options": {"episode_length": 8}},
