@@ -58,7 +58,11 @@ def tune(
     ),
     seeds: str = typer.Option("1", "--seeds", help="Seeds of every trial: 1,2,3 or 1-5.", rich_help_panel=RUN_PANEL),
     total_steps: int | None = typer.Option(
-        None, "--total-steps", "--total_steps", help="Env steps of every run.", rich_help_panel=RUN_PANEL
+        None,
+        "--total-steps",
+        "--total_steps",
+        help="Env steps of every run (required, unless --config sets run.total_steps).",
+        rich_help_panel=RUN_PANEL,
     ),
     num_envs: int | None = typer.Option(
         None, "--num-envs", "--num_envs", help="Parallel environments of every run.", rich_help_panel=RUN_PANEL
