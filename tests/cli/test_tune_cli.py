@@ -170,10 +170,16 @@ def test_a_second_driver_and_a_run_left_alive_by_a_killed_driver_are_refused(tmp
         os.kill(pid, signal.SIGKILL)
 
 
-def test_submitit_local_executor_runs_the_same_study(tmp_path, files, genpo_cli):
+def test_submitit_local_executor_runs_the_same_study_with_the_eval_objective(tmp_path, files, genpo_cli):
     out = tmp_path / "study"
-    done = genpo_cli(*tune_args(out, files, "--launcher", "submitit-local", "--jobs", "1", trials=1), cwd=tmp_path)
+    args = tune_args(out, files, "--launcher", "submitit-local", "--jobs", "1", "--objective", "eval", trials=1)
+    done = genpo_cli(*args, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "submitit job" in (out / "genpo" / "PointMass" / "t0000_s1" / "cell.log").read_text()
-    assert load(out).trials[0].state == optuna.trial.TrialState.COMPLETE
+    assert "objective: mean return of each run's deterministic evaluation" in done.stdout
+    run = out / "genpo" / "PointMass" / "t0000_s1"
+    assert "submitit job" in (run / "cell.log").read_text()
+    (trial,) = load(out).trials
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    returns = json.loads((run / "cell.json").read_text())["eval_returns"]
+    assert len(returns) == 2 and trial.value == pytest.approx(sum(returns) / 2)  # --episodes 2, one seed
     assert "parameter importances need at least 2 completed trials" in (out / "trials.md").read_text()
