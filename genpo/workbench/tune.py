@@ -402,6 +402,7 @@ class Driver:
         for frozen in trials:
             if frozen.state != optuna.trial.TrialState.RUNNING:
                 continue
+            # Optuna's Trial(study, trial_id) takes a running trial back; the id is only on FrozenTrial._trial_id.
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
             values = self.plan.space.values_of(frozen.params)
             cells = trial_cells(self.plan, frozen.number, values, self.local)
