@@ -22,6 +22,7 @@ def registries() -> dict[str, object]:
     from genpo.models import MODELS, VELOCITIES
     from genpo.training.algorithm import ALGORITHMS
     from genpo.workbench.runner import LAUNCHERS
+    from genpo.workbench.tune import OBJECTIVES, PRUNERS
 
     return {
         "models (--model)": MODELS,
@@ -32,6 +33,8 @@ def registries() -> dict[str, object]:
         "algorithms (--set algo.name=NAME)": ALGORITHMS,
         "run loggers (--logger)": LOGGERS,
         "ablation launchers (genpo ablate --launcher)": LAUNCHERS,
+        "tuning objectives (genpo tune --objective)": OBJECTIVES,
+        "tuning pruners (genpo tune --pruner)": PRUNERS,
         "scripted demonstrators (genpo collect --checkpoint scripted:NAME)": DEMONSTRATORS,
     }
 

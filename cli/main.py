@@ -15,6 +15,7 @@ from genpo.cli import (  # noqa: F401  (registers the commands)
     plot,
     pretrain,
     train,
+    tune,
 )
 from genpo.cli.app import app
 from genpo.cli.bench import bench_app

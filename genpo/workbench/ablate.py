@@ -138,8 +138,10 @@ LOCK_FILE = ".ablate.lock"
 
 
 @contextlib.contextmanager
-def driver_lock(out: Path) -> Iterator[None]:
+def driver_lock(out: Path, command: str = "genpo ablate") -> Iterator[None]:
     """Holds ``out/.ablate.lock`` while one driver runs the grid; the kernel frees it if the driver dies.
+
+    ``command`` names the driver in the refusal (``genpo tune`` holds the same lock on its study folder).
 
     Raises:
         RunFolderError: Another driver holds it (two drivers would run the same cells into the same folders).
@@ -152,7 +154,7 @@ def driver_lock(out: Path) -> Iterator[None]:
         except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise RunFolderError(
-                f"another genpo ablate (pid {pid}) is running on {out}; wait for it, or stop it (kill {pid}) "
+                f"another {command} (pid {pid}) is running on {out}; wait for it, or stop it (kill {pid}) "
                 "and rerun this command to continue"
             ) from None
         os.ftruncate(fd, 0)

@@ -8,6 +8,7 @@ a refused command must leave every file as it was (nothing written, nothing lost
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -785,6 +786,154 @@ FAULTS += [
         "does not derive from genpo.loggers.base.Writer",
     ),
     Fault("train-logger-not-a-list", (*LOG, "--set", "run.logger=3"), 2, "run.logger must be a list of logger names"),
+]
+
+
+# genpo tune: a bad space, budget or study folder is refused before any trial (and before the folder is made).
+def _tune_space(text: str) -> Callable[[Path, Path, pytest.MonkeyPatch], None]:
+    def setup(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+        (case / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+        (case / "space.yaml").write_text(text)
+
+    return setup
+
+
+def _tune_no_space(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    (case / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+
+
+def _tune_file_in_the_way(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _tune_space("lr: {type: float, low: 1.0e-4, high: 1.0e-2}")(case, ckpt, mp)
+    _file_in_the_way(case, ckpt, mp)
+
+
+def _tune_other_study(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _tune_space("lr: {type: float, low: 1.0e-4, high: 1.0e-2}")(case, ckpt, mp)
+    (case / "study").mkdir()
+    other = {"env": "builtin:MultiGoal", "space": {"algo.clip_param": {"type": "float", "low": 0.1, "high": 0.3}}}
+    (case / "study" / "study.json").write_text(json.dumps(other))
+    (case / "study" / "study.journal").write_text("")
+
+
+def _tune_bare_journal(case: Path, ckpt: Path, mp: pytest.MonkeyPatch) -> None:
+    _tune_space("lr: {type: float, low: 1.0e-4, high: 1.0e-2}")(case, ckpt, mp)
+    (case / "study").mkdir()
+    (case / "study" / "study.journal").write_text("")
+
+
+TUNE = ("tune", "--env", "builtin:PointMass", "--seeds", "1", "--total-steps", "8", "--num-envs", "2")
+TUNE += ("--config", "{case}/tiny.yaml", "--space", "{case}/space.yaml", "--episodes", "1", "--jobs", "1")
+TUNE += ("--out", "{case}/study")
+LR = "lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}"
+FAULTS += [
+    Fault(
+        "tune-space-unknown-field",
+        TUNE,
+        2,
+        "unknown configuration field 'lerning_rate'; allowed: env.id",
+        _tune_space("lerning_rate: {type: float, low: 0.1, high: 0.2}"),
+    ),
+    Fault(
+        "tune-space-empty-range",
+        TUNE,
+        2,
+        "algo.clip_param: the range is empty: low (0.3) must be below high (0.1)",
+        _tune_space("clip_param: {type: float, low: 0.3, high: 0.1}"),
+    ),
+    Fault(
+        "tune-space-categorical-no-values",
+        TUNE,
+        2,
+        "algo.schedule: a categorical needs a non-empty list of values",
+        _tune_space("schedule: {type: categorical, values: []}"),
+    ),
+    Fault(
+        "tune-space-non-numeric-bound",
+        TUNE,
+        2,
+        "algo.learning_rate: low must be a number, got 'small'",
+        _tune_space("lr: {type: float, low: small, high: 0.1}"),
+    ),
+    Fault(
+        "tune-space-log-zero",
+        TUNE,
+        2,
+        "a log range needs low > 0",
+        _tune_space("lr: {type: float, low: 0, high: 0.1, log: true}"),
+    ),
+    Fault(
+        "tune-space-unknown-type",
+        TUNE,
+        2,
+        "type must be one of float, int, categorical",
+        _tune_space("lr: {type: uniform, low: 0.1, high: 0.2}"),
+    ),
+    Fault(
+        "tune-space-reserved-field",
+        TUNE,
+        2,
+        "run.seed is set by genpo tune (--seeds)",
+        _tune_space("seed: {type: int, low: 1, high: 9}"),
+    ),
+    Fault(
+        "tune-space-invalid-value",
+        TUNE,
+        2,
+        "algo.num_epochs = 0 is not a valid value",
+        _tune_space("num_epochs: {type: int, low: 0, high: 4}"),
+    ),
+    Fault(
+        "tune-space-not-a-mapping", TUNE, 2, "the search space must be a non-empty YAML mapping", _tune_space("- lr\n")
+    ),
+    Fault("tune-space-not-yaml", TUNE, 2, "is not valid YAML", _tune_space("lr: {type: float\n")),
+    Fault("tune-space-missing", TUNE, 2, "cannot read the search space", _tune_no_space),
+    Fault("tune-trials-0", (*TUNE, "--trials", "0"), 2, "--trials must be an integer >= 1, got 0", _tune_space(LR)),
+    Fault("tune-jobs-0", (*TUNE, "--jobs", "0"), 2, "--jobs must be >= 1, got 0", _tune_space(LR)),
+    Fault(
+        "tune-objective-unknown",
+        (*TUNE, "--objective", "best"),
+        2,
+        "unknown --objective 'best'; choose one of: train, eval",
+        _tune_space(LR),
+    ),
+    Fault(
+        "tune-pruner-unknown",
+        (*TUNE, "--pruner", "mean"),
+        2,
+        "unknown --pruner 'mean'; choose one of: median, hyperband, none",
+        _tune_space(LR),
+    ),
+    Fault("tune-launcher-unknown", (*TUNE, "--launcher", "pbs"), 2, "unknown launcher 'pbs'", _tune_space(LR)),
+    Fault(
+        "tune-no-budget",
+        tuple(a for a in TUNE if a not in ("--total-steps", "8")),
+        2,
+        "genpo tune needs a budget in env steps: --total-steps N",
+        _tune_space(LR),
+    ),
+    Fault(
+        "tune-two-settings",
+        (*TUNE, "--setting", "a=lr=0.001", "--setting", "b=lr=0.002"),
+        2,
+        "genpo tune takes one --setting",
+        _tune_space(LR),
+    ),
+    Fault(
+        "tune-searched-and-set",
+        (*TUNE, "--setting", "a=lr=0.001"),
+        2,
+        "algo.learning_rate is also set by --setting",
+        _tune_space(LR),
+    ),
+    Fault(
+        "tune-out-holds-another-study",
+        TUNE,
+        2,
+        "holds another study (it differs in: base, env, episodes",
+        _tune_other_study,
+    ),
+    Fault("tune-out-holds-a-bare-journal", TUNE, 2, "holds a study journal without its study.json", _tune_bare_journal),
+    Fault("tune-out-is-a-file", (*TUNE[:-1], "{case}/afile"), 2, "afile' is a file", _tune_file_in_the_way),
 ]
 if not torch.cuda.is_available():  # on a CUDA machine these commands are valid
     FAULTS += [

@@ -1,0 +1,132 @@
+"""``genpo tune``: an Optuna study over configuration fields, resumable, with the best configuration as YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from genpo.cli.ablate import parse_options, parse_seeds
+from genpo.cli.app import app
+from genpo.errors import ConfigError, GenpoError
+
+STUDY_PANEL, RUN_PANEL, LAUNCH_PANEL = "Study", "Every run", "Launching"
+
+
+@app.command()
+def tune(
+    out: Path = typer.Option(..., "--out", help="Folder of the study (rerun the same command to resume it)."),
+    space: Path = typer.Option(
+        ...,
+        "--space",
+        help="YAML search space: FIELD: {type: float|int, low, high, log} or {type: categorical, values: [...]}.",
+        rich_help_panel=STUDY_PANEL,
+    ),
+    trials: int = typer.Option(
+        20,
+        "--trials",
+        help="Trials in the whole study (a rerun continues up to this many).",
+        rich_help_panel=STUDY_PANEL,
+    ),
+    objective: str = typer.Option(
+        "train",
+        "--objective",
+        help="train: mean training return over the last 10% of env steps; eval: deterministic evaluation at the "
+        "end (--episodes); both averaged across seeds.",
+        rich_help_panel=STUDY_PANEL,
+    ),
+    pruner: str = typer.Option(
+        "median",
+        "--pruner",
+        help="median, hyperband or none (fed every 5% of the budget).",
+        rich_help_panel=STUDY_PANEL,
+    ),
+    sampler_seed: int = typer.Option(0, "--sampler-seed", help="Seed of the TPE sampler.", rich_help_panel=STUDY_PANEL),
+    startup_trials: int | None = typer.Option(
+        None,
+        "--startup-trials",
+        help="Random trials before TPE models the results (default: a third of --trials, 1-10).",
+        rich_help_panel=STUDY_PANEL,
+    ),
+    env: str | None = typer.Option(None, "--env", "--task", help="Env id of every run.", rich_help_panel=RUN_PANEL),
+    setting: list[str] = typer.Option(
+        [],
+        "--setting",
+        help='The recipe every trial starts from: NAME="field=value field=value" (once).',
+        rich_help_panel=RUN_PANEL,
+    ),
+    seeds: str = typer.Option("1", "--seeds", help="Seeds of every trial: 1,2,3 or 1-5.", rich_help_panel=RUN_PANEL),
+    total_steps: int | None = typer.Option(
+        None,
+        "--total-steps",
+        "--total_steps",
+        help="Env steps of every run (required, unless --config sets run.total_steps).",
+        rich_help_panel=RUN_PANEL,
+    ),
+    num_envs: int | None = typer.Option(
+        None, "--num-envs", "--num_envs", help="Parallel environments of every run.", rich_help_panel=RUN_PANEL
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML file: the base configuration of every run.", rich_help_panel=RUN_PANEL
+    ),
+    preset: str | None = typer.Option(
+        None, "--preset", help="Recipe of every run (e.g. mujoco-ppo).", rich_help_panel=RUN_PANEL
+    ),
+    episodes: int = typer.Option(
+        10, "--episodes", help="Deterministic evaluation episodes at the end of each run.", rich_help_panel=RUN_PANEL
+    ),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", help="Runs at a time (default: the free cores).", rich_help_panel=LAUNCH_PANEL
+    ),
+    launcher: str = typer.Option(
+        "local", "--launcher", help="local, slurm or submitit-local (see genpo list).", rich_help_panel=LAUNCH_PANEL
+    ),
+    launcher_option: list[str] = typer.Option(
+        [],
+        "--launcher-option",
+        help="KEY=VALUE for submitit's update_parameters (timeout_min=120, slurm_partition=gpu).",
+        rich_help_panel=LAUNCH_PANEL,
+    ),
+) -> None:
+    """Search configuration fields with Optuna (TPE sampler, pruning) and write the best configuration.
+
+    Each trial draws the --space fields, runs one ordinary run folder per seed under OUT/genpo/<env>/t<N>_s<seed>
+    (the workbench's runner: local processes or Slurm), and reports its training return every 5% of the budget
+    to the pruner. The study is an Optuna journal in OUT: Ctrl-C stops every run with a checkpoint and a rerun
+    resumes the trials that were running. At the end: OUT/best.yaml (for genpo train --config), trials.csv,
+    trials.md and figures/history + importance (PNG, SVG).
+
+    [bold]genpo tune --env gym:Hopper-v5 --setting fpo="integrator=euler likelihood=cfm" --space space.yaml
+    --trials 40 --seeds 1,2 --total-steps 200000 --pruner median --out tune/hopper-fpo[/]
+    """
+    from genpo.workbench.ablate import base_config
+    from genpo.workbench.runner import default_jobs
+    from genpo.workbench.tune import plan_study
+    from genpo.workbench.tune import tune as run_study
+
+    console = Console()
+    try:
+        base = base_config(env, num_envs, total_steps, config, preset)
+        plan = plan_study(out, setting, space, parse_seeds(seeds), base, trials, objective, pruner, episodes,
+                          sampler_seed, startup_trials)  # fmt: skip
+        options = parse_options(launcher_option)
+        state, results = run_study(plan, jobs if jobs is not None else default_jobs(), launcher, options, console)
+    except GenpoError:
+        raise
+    except ValueError as exc:  # a validator below the workbench
+        raise ConfigError(str(exc)) from None
+    console.print(f"trials: {out / 'trials.md'}", highlight=False)
+    console.print((out / "trials.md").read_text(), highlight=False, markup=False, soft_wrap=True)
+    for path in results["figures"]:
+        console.print(f"figure: {path}", highlight=False)
+    if results["best"] is not None:
+        console.print(f"best configuration: {out / 'best.yaml'} (genpo train --config {out / 'best.yaml'})",
+                      highlight=False)  # fmt: skip
+    if state == "interrupted":
+        console.print("interrupted: rerun the same command to resume the study", highlight=False)
+        raise typer.Exit(130)
+    if state == "failed":
+        console.print("[bold red]some trials failed[/] (their error is in trials.csv; see cell.log in each run)",
+                      highlight=False)  # fmt: skip
+        raise typer.Exit(1)
