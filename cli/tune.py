@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
 
 from genpo.cli.ablate import parse_options, parse_seeds
 from genpo.cli.app import app
-from genpo.errors import ConfigError, GenpoError
+from genpo.cli.field_options import field_options
+from genpo.console import make_console
 
 STUDY_PANEL, RUN_PANEL, LAUNCH_PANEL = "Study", "Every run", "Launching"
 
 
 @app.command()
+@field_options("env", "num_envs", "total_steps")  # the base of every run
 def tune(
     out: Path = typer.Option(..., "--out", help="Folder of the study (rerun the same command to resume it)."),
     space: Path = typer.Option(
@@ -49,7 +51,6 @@ def tune(
         help="Random trials before TPE models the results (default: a third of --trials, 1-10).",
         rich_help_panel=STUDY_PANEL,
     ),
-    env: str | None = typer.Option(None, "--env", "--task", help="Env id of every run.", rich_help_panel=RUN_PANEL),
     setting: list[str] = typer.Option(
         [],
         "--setting",
@@ -57,16 +58,6 @@ def tune(
         rich_help_panel=RUN_PANEL,
     ),
     seeds: str = typer.Option("1", "--seeds", help="Seeds of every trial: 1,2,3 or 1-5.", rich_help_panel=RUN_PANEL),
-    total_steps: int | None = typer.Option(
-        None,
-        "--total-steps",
-        "--total_steps",
-        help="Env steps of every run (required, unless --config sets run.total_steps).",
-        rich_help_panel=RUN_PANEL,
-    ),
-    num_envs: int | None = typer.Option(
-        None, "--num-envs", "--num_envs", help="Parallel environments of every run.", rich_help_panel=RUN_PANEL
-    ),
     config: Path | None = typer.Option(
         None, "--config", help="YAML file: the base configuration of every run.", rich_help_panel=RUN_PANEL
     ),
@@ -88,6 +79,8 @@ def tune(
         help="KEY=VALUE for submitit's update_parameters (timeout_min=120, slurm_partition=gpu).",
         rich_help_panel=LAUNCH_PANEL,
     ),
+    *,
+    given: dict[str, Any],
 ) -> None:
     """Search configuration fields with Optuna (TPE sampler, pruning) and write the best configuration.
 
@@ -105,17 +98,12 @@ def tune(
     from genpo.workbench.tune import plan_study
     from genpo.workbench.tune import tune as run_study
 
-    console = Console()
-    try:
-        base = base_config(env, num_envs, total_steps, config, preset)
-        plan = plan_study(out, setting, space, parse_seeds(seeds), base, trials, objective, pruner, episodes,
-                          sampler_seed, startup_trials)  # fmt: skip
-        options = parse_options(launcher_option)
-        state, results = run_study(plan, jobs if jobs is not None else default_jobs(), launcher, options, console)
-    except GenpoError:
-        raise
-    except ValueError as exc:  # a validator below the workbench
-        raise ConfigError(str(exc)) from None
+    console = make_console()
+    base = base_config(given, config, preset)
+    plan = plan_study(out, setting, space, parse_seeds(seeds), base, trials, objective, pruner, episodes,
+                      sampler_seed, startup_trials)  # fmt: skip
+    options = parse_options(launcher_option)
+    state, results = run_study(plan, jobs if jobs is not None else default_jobs(), launcher, options, console)
     console.print(f"trials: {out / 'trials.md'}", highlight=False)
     console.print((out / "trials.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     for path in results["figures"]:

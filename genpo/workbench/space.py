@@ -205,8 +205,10 @@ def parse_space(data: Any, base: TrainConfig, fixed: dict[str, Any] | None = Non
         for value in param.corners():
             try:
                 TrainConfig.from_dict(nested({**fixed, param.field: value}), base).validate()
-            except ValueError as exc:
-                raise ConfigError(f"search space: {param.field} = {value!r} is not a valid value: {exc}") from None
+            except ConfigError as exc:  # a corner of the range the field refuses (a bug stays a bug)
+                raise ConfigError(
+                    f"search space: {param.field} = {value!r} is not a valid value: {exc}", field=param.field
+                ) from None
     return SearchSpace(tuple(params))
 
 

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from genpo.console import make_console
 from genpo.errors import ConfigError, RunFolderError
 from genpo.registry import Registry
 from genpo.training.config import TrainConfig
@@ -246,8 +247,8 @@ def plan_study(
         raise ConfigError("genpo tune needs a budget in env steps: --total-steps N (or run.total_steps in --config)")
     try:
         TrainConfig.from_dict(nested(fixed), base).validate()
-    except ValueError as exc:
-        raise ConfigError(f"--setting {name}: {exc}") from None
+    except ConfigError as exc:  # the setting's own bad value, named (a bug below validate stays a bug)
+        raise ConfigError(f"--setting {name}: {exc}", field=exc.field) from None
     space = load_space(space_file, base, fixed)
     identity = _canonical(
         {
@@ -615,7 +616,7 @@ def tune(
     """
     from genpo.workbench.ablate import driver_lock
 
-    console = console or Console()
+    console = console or make_console()
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     start = _registered(LAUNCHERS, launcher, "launcher")

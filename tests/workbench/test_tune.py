@@ -54,7 +54,7 @@ def test_window_return_averages_the_last_part_of_the_budget():
 
 
 def test_the_out_folder_of_another_study_is_refused_before_anything_is_written(tmp_path, files):
-    base = base_config(None, 4, 64, files["config"])
+    base = base_config({"env.num_envs": 4, "run.total_steps": 64}, files["config"])
     plan = plan_study(tmp_path / "st", [], files["space"], [1], base, 2)
     (tmp_path / "st").mkdir()
     write_json(tmp_path / "st" / STUDY_FILE, plan.identity)
@@ -80,7 +80,7 @@ def test_a_trial_below_the_median_is_pruned_and_its_run_stopped_and_marked(tmp_p
         tmp_path / "space.yaml",
         {"env.options": {"type": "categorical", "values": [{"episode_length": 8}, {"episode_length": 64}]}},
     )
-    base = base_config(None, 4, 1280, files["config"])
+    base = base_config({"env.num_envs": 4, "run.total_steps": 1280}, files["config"])
     plan = plan_study(tmp_path / "st", [], space, [1], base, 4, pruner="median", episodes=1)
     (tmp_path / "st").mkdir()
     write_json(tmp_path / "st" / STUDY_FILE, plan.identity)
@@ -117,7 +117,7 @@ def test_importance_needs_two_completed_trials_and_says_so(tmp_path, files):
 
 
 def test_the_study_identity_is_plain_json(tmp_path, files):
-    base = base_config(None, 4, 64, files["config"])
+    base = base_config({"env.num_envs": 4, "run.total_steps": 64}, files["config"])
     plan = plan_study(tmp_path / "st", ['fast="num_epochs=2"'], files["space"], [1, 2], base, 3, objective="eval")
     assert json.loads(json.dumps(plan.identity)) == plan.identity
     assert plan.identity["setting"] == {"name": "fast", "fields": {"algo.num_epochs": 2}}
