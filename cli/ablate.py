@@ -12,7 +12,7 @@ from genpo.cli.field_options import field_options
 from genpo.console import make_console
 from genpo.errors import ConfigError
 
-GRID_PANEL, RUN_PANEL, LAUNCH_PANEL = "Grid", "Every cell", "Launching"
+GRID_PANEL, LAUNCH_PANEL = "Grid", "Launching"
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -41,6 +41,44 @@ def parse_options(items: list[str]) -> dict[str, object]:
     return out
 
 
+# Options of the workbench's drivers (genpo ablate, genpo tune), declared once; `unit` names what each starts.
+def config_file_option(unit: str) -> Any:
+    """``--config FILE.yaml``: the base configuration of every cell/run."""
+    return typer.Option(None, "--config", help=f"YAML file: the base configuration of every {unit}.",
+                        rich_help_panel=f"Every {unit}")  # fmt: skip
+
+
+def preset_option(unit: str) -> Any:
+    """``--preset``: the recipe every cell/run starts from."""
+    return typer.Option(None, "--preset", help=f"Recipe of every {unit} (e.g. mujoco-ppo).",
+                        rich_help_panel=f"Every {unit}")  # fmt: skip
+
+
+def episodes_option(unit: str) -> Any:
+    """``--episodes``: deterministic evaluation episodes at the end of each cell/run."""
+    return typer.Option(10, "--episodes", help=f"Deterministic evaluation episodes at the end of each {unit}.",
+                        rich_help_panel=f"Every {unit}")  # fmt: skip
+
+
+def jobs_option(units: str) -> Any:
+    """``--jobs``: how many cells/runs at a time."""
+    return typer.Option(None, "--jobs", "-j", help=f"{units} at a time (default: the free cores).",
+                        rich_help_panel=LAUNCH_PANEL)  # fmt: skip
+
+
+def launcher_option() -> Any:
+    """``--launcher``: where cells/runs start (genpo.workbench.runner.LAUNCHERS)."""
+    return typer.Option("local", "--launcher", help="local, slurm or submitit-local (see genpo list).",
+                        rich_help_panel=LAUNCH_PANEL)  # fmt: skip
+
+
+def launcher_options_option() -> Any:
+    """``--launcher-option KEY=VALUE`` (repeatable), for submitit."""
+    return typer.Option([], "--launcher-option",
+                        help="KEY=VALUE for submitit's update_parameters (timeout_min=120, slurm_partition=gpu).",
+                        rich_help_panel=LAUNCH_PANEL)  # fmt: skip
+
+
 @app.command()
 @field_options("env", "num_envs", "total_steps")  # the base of every cell
 def ablate(
@@ -58,27 +96,12 @@ def ablate(
         rich_help_panel=GRID_PANEL,
     ),
     seeds: str = typer.Option("1", "--seeds", help="Seeds of every setting: 1,2,3 or 1-5.", rich_help_panel=GRID_PANEL),
-    config: Path | None = typer.Option(
-        None, "--config", help="YAML file: the base configuration of every cell.", rich_help_panel=RUN_PANEL
-    ),
-    preset: str | None = typer.Option(
-        None, "--preset", help="Recipe of every cell (e.g. mujoco-ppo).", rich_help_panel=RUN_PANEL
-    ),
-    episodes: int = typer.Option(
-        10, "--episodes", help="Deterministic evaluation episodes at the end of each cell.", rich_help_panel=RUN_PANEL
-    ),
-    jobs: int | None = typer.Option(
-        None, "--jobs", "-j", help="Cells at a time (default: the free cores).", rich_help_panel=LAUNCH_PANEL
-    ),
-    launcher: str = typer.Option(
-        "local", "--launcher", help="local, slurm or submitit-local (see genpo list).", rich_help_panel=LAUNCH_PANEL
-    ),
-    launcher_option: list[str] = typer.Option(
-        [],
-        "--launcher-option",
-        help="KEY=VALUE for submitit's update_parameters (timeout_min=120, slurm_partition=gpu).",
-        rich_help_panel=LAUNCH_PANEL,
-    ),
+    config: Path | None = config_file_option("cell"),
+    preset: str | None = preset_option("cell"),
+    episodes: int = episodes_option("cell"),
+    jobs: int | None = jobs_option("Cells"),
+    launcher: str = launcher_option(),
+    launcher_option: list[str] = launcher_options_option(),
     smooth: int = typer.Option(5, "--smooth", help="Moving-average window (iterations) of the figures."),
     *,
     given: dict[str, Any],

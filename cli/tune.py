@@ -7,12 +7,21 @@ from typing import Any
 
 import typer
 
-from genpo.cli.ablate import parse_options, parse_seeds
+from genpo.cli.ablate import (
+    config_file_option,
+    episodes_option,
+    jobs_option,
+    launcher_option,
+    launcher_options_option,
+    parse_options,
+    parse_seeds,
+    preset_option,
+)
 from genpo.cli.app import app
 from genpo.cli.field_options import field_options
 from genpo.console import make_console
 
-STUDY_PANEL, RUN_PANEL, LAUNCH_PANEL = "Study", "Every run", "Launching"
+STUDY_PANEL, RUN_PANEL = "Study", "Every run"
 
 
 @app.command()
@@ -58,27 +67,12 @@ def tune(
         rich_help_panel=RUN_PANEL,
     ),
     seeds: str = typer.Option("1", "--seeds", help="Seeds of every trial: 1,2,3 or 1-5.", rich_help_panel=RUN_PANEL),
-    config: Path | None = typer.Option(
-        None, "--config", help="YAML file: the base configuration of every run.", rich_help_panel=RUN_PANEL
-    ),
-    preset: str | None = typer.Option(
-        None, "--preset", help="Recipe of every run (e.g. mujoco-ppo).", rich_help_panel=RUN_PANEL
-    ),
-    episodes: int = typer.Option(
-        10, "--episodes", help="Deterministic evaluation episodes at the end of each run.", rich_help_panel=RUN_PANEL
-    ),
-    jobs: int | None = typer.Option(
-        None, "--jobs", "-j", help="Runs at a time (default: the free cores).", rich_help_panel=LAUNCH_PANEL
-    ),
-    launcher: str = typer.Option(
-        "local", "--launcher", help="local, slurm or submitit-local (see genpo list).", rich_help_panel=LAUNCH_PANEL
-    ),
-    launcher_option: list[str] = typer.Option(
-        [],
-        "--launcher-option",
-        help="KEY=VALUE for submitit's update_parameters (timeout_min=120, slurm_partition=gpu).",
-        rich_help_panel=LAUNCH_PANEL,
-    ),
+    config: Path | None = config_file_option("run"),
+    preset: str | None = preset_option("run"),
+    episodes: int = episodes_option("run"),
+    jobs: int | None = jobs_option("Runs"),
+    launcher: str = launcher_option(),
+    launcher_option: list[str] = launcher_options_option(),
     *,
     given: dict[str, Any],
 ) -> None:

@@ -268,7 +268,7 @@ def run_cells(cells: list[CellRun], launcher: Launcher, jobs: int, console: Cons
                 console.print(f"{c.name}: started", highlight=False)
 
     live = Live(table(cells), console=console, refresh_per_second=2, transient=False) if live_ok else None
-    previous = _sigterm_as_interrupt()
+    previous = sigterm_as_interrupt()
     try:
         if live is not None:
             live.start()
@@ -293,7 +293,7 @@ def run_cells(cells: list[CellRun], launcher: Launcher, jobs: int, console: Cons
             live.stop()
 
 
-def _sigterm_as_interrupt() -> Any:
+def sigterm_as_interrupt() -> Any:
     """While cells run, SIGTERM (a cluster stopping the driver) stops them like Ctrl-C; returns the old handler."""
     import threading
 

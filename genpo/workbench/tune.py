@@ -47,7 +47,7 @@ from genpo.registry import Registry
 from genpo.training.config import TrainConfig
 from genpo.training.files import ensure_folder, write_atomic
 from genpo.workbench.grid import nested, parse_setting
-from genpo.workbench.runner import LAUNCHERS, CellRun, Launcher, stop_cells
+from genpo.workbench.runner import LAUNCHERS, CellRun, Launcher, sigterm_as_interrupt, stop_cells
 from genpo.workbench.runs import RETURN_TAG, read_cell, write_json
 from genpo.workbench.space import SearchSpace, load_space
 
@@ -368,7 +368,13 @@ def _alive(pid: Any) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed run whose parent died too stays a zombie until PID 1 reaps it, which a container's PID 1 may never
+    # do: it trains nothing, so it does not hold its run folder (Linux: state Z in /proc/<pid>/stat).
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _mark(cell: CellRun, state: str, **extra: Any) -> None:
@@ -524,7 +530,7 @@ class Driver:
 
     def run(self) -> bool:
         """Runs until the study has ``trials`` finished trials; False if interrupted (Ctrl-C, SIGTERM)."""
-        previous = _sigterm_as_interrupt()
+        previous = sigterm_as_interrupt()
         try:
             while True:
                 for tr in list(self.active):
@@ -547,19 +553,6 @@ class Driver:
                 import signal
 
                 signal.signal(signal.SIGTERM, previous)
-
-
-def _sigterm_as_interrupt() -> Any:
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    return signal.signal(signal.SIGTERM, handler)
 
 
 def describe_values(values: dict[str, Any]) -> str:

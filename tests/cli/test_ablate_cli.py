@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from polling import wait_for
 
 from genpo.training.checkpoint import checkpoints_in
 
@@ -80,20 +81,15 @@ def test_tiny_grid_end_to_end_then_a_rerun_skips_every_cell(tmp_path, tiny, genp
     assert {n: [p.stat().st_mtime_ns for p in sorted(d.iterdir())] for n, d in found.items()} == stamps
 
 
-def wait_for(predicate, timeout: float = 120.0) -> None:
-    end = time.time() + timeout
-    while not predicate():
-        if time.time() > end:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
-
-
 def test_killed_and_interrupted_cells_resume_from_their_checkpoints(tmp_path, tiny):
     out = tmp_path / "abl"
     args = ablate_args(out, tiny, "--setting", "a=lr=0.001", "--setting", "b=lr=0.002", "--jobs", "2", steps=3200)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Ctrl-C reaches a terminal's foreground command: SIGINT at its default even when pytest runs in the
+    # background (`nohup pytest &` ignores SIGINT, and the driver would inherit that).
     parent = subprocess.Popen([sys.executable, "-m", "genpo", *args], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     run_a, run_b = (out / "genpo" / "PointMass" / f"{s}_s1" for s in "ab")
     wait_for(lambda: len(checkpoints_in(run_a)) >= 2 and len(checkpoints_in(run_b)) >= 2)
     # SIGKILL cell a's process (no chance to clean up), then Ctrl-C the ablation (b stops cleanly).

@@ -363,20 +363,6 @@ FAULTS = [
     ),
     Fault("entropy-coef-nan", ("train", *PM, "--entropy-coef", "nan"), 2, "algo.entropy_coef must be a finite number"),
     Fault(
-        "train-read-only-fs",
-        ("train", "--checkpoint", "{ckpt}", "--logdir", "{case}/logs"),
-        1,
-        "model_2.pt': the file system is read-only; stopped after iteration 2: the newest intact checkpoint is",
-        _writer_fails(errno.EROFS),
-    ),
-    Fault(
-        "train-quota",
-        ("train", *PM, "--logdir", "{case}/logs"),
-        1,
-        "the disk quota is exceeded",
-        _writer_fails(errno.EDQUOT),
-    ),
-    Fault(
         "rollout-huge", ("train", *PM, "--num-envs", "1000000"), 2, "rollout steps_per_env * env.num_envs is at most"
     ),
     Fault(

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
+from polling import wait_for
 
 from genpo.training.checkpoint import checkpoints_in
 
@@ -89,18 +90,13 @@ def test_tiny_study_end_to_end_then_a_rerun_continues_it(tmp_path, files, genpo_
     assert "3 trials finished, 1 to go" in more.stdout and len(load(out).trials) == 4
 
 
-def wait_for(predicate, timeout: float = 120.0) -> None:
-    end = time.time() + timeout
-    while not predicate():
-        if time.time() > end:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
-
-
 def start(args: list[str], cwd: Path) -> subprocess.Popen:
+    """The driver as a terminal's foreground command: SIGINT (Ctrl-C) at its default even when pytest itself runs
+    in the background (``nohup pytest &`` ignores SIGINT, and a child would inherit that)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     return subprocess.Popen([sys.executable, "-m", "genpo", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
 
 
 def finish(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -7,11 +7,11 @@ import signal
 
 import pytest
 
-from genpo.workbench.runner import _sigterm_as_interrupt, default_jobs
+from genpo.workbench.runner import default_jobs, sigterm_as_interrupt
 
 
 def test_sigterm_stops_the_driver_like_ctrl_c():
-    previous = _sigterm_as_interrupt()
+    previous = sigterm_as_interrupt()
     try:
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGTERM)  # Python runs the handler before the next bytecode

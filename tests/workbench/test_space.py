@@ -37,7 +37,7 @@ def test_suggest_draws_inside_the_space_and_gives_config_values():
         trial = study.ask()
         values = s.suggest(trial)
         assert 1e-5 <= values["algo.learning_rate"] <= 1e-3
-        assert values["policy.steps"] in (1, 2, 3, 4)
+        assert values["policy.flow_steps"] in (1, 2, 3, 4)  # the short name "steps" is the flow's K
         assert values["policy.hidden"] in ([64, 64], [256, 256])
         assert s.values_of(trial.params) == values  # what a resumed trial rebuilds from the journal
         study.tell(trial, 0.0)
