@@ -554,7 +554,10 @@ def validate(cfg: TrainConfig) -> None:
     backend, task = parse_env_id(cfg.env.id)
     if backend == DOTTED:
         load_env_factory(task)
-    ALGORITHMS.get(cfg.algo.name)  # a ConfigError naming the registered algorithms (after the plug-ins)
+    try:
+        ALGORITHMS.get(cfg.algo.name)  # after the plug-ins, which may register algorithms
+    except ConfigError as exc:  # the registry's message (the allowed names), prefixed with the field
+        raise type(exc)(f"algo.name: {exc}", field="algo.name") from None
     for rule in RULES:
         rule(cfg)
     actor = check_parts(cfg)
