@@ -54,7 +54,8 @@ def base_config(overrides: dict[str, Any], config_file: Path | None, preset: str
     return resolve_config(config_file, overrides, preset=preset)
 
 
-def _canonical(data: Any) -> Any:
+def plain_json(data: Any) -> Any:
+    """``data`` as JSON reads it back (tuples as lists, keys as strings): what a spec or identity file holds."""
     return json.loads(json.dumps(data))
 
 
@@ -89,7 +90,7 @@ def plan(
             "varied": cell.varied,
             "seed": cell.seed,
             "env": cfg.env.id,
-            "config": _canonical(cfg.to_dict()),
+            "config": plain_json(cfg.to_dict()),
             "episodes": episodes,
             "run_dir": str(run_dir),
         }

@@ -88,11 +88,6 @@ def parse_setting(spec: str) -> tuple[str, dict[str, Any]]:
     return name, out
 
 
-def nested(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{"policy.flow_steps": 5}`` -> ``{"policy": {"flow_steps": 5}}`` (:func:`genpo.training.fields.nest`)."""
-    return config_fields.nest(flat)
-
-
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
     return text.removesuffix("\n...").strip()
@@ -143,7 +138,7 @@ class Grid:
         out = {}
         for cell in self.cells:
             try:
-                cfg = TrainConfig.from_dict(nested(cell.overrides), base)
+                cfg = TrainConfig.from_dict(config_fields.nest(cell.overrides), base)
                 cfg.validate()
                 init = find_init_checkpoint(cfg, {})
                 if init is not None:  # a fine-tuning cell: its pretrained actor must fit, before anything runs

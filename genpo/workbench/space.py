@@ -26,7 +26,7 @@ import yaml
 from genpo.errors import ConfigError
 from genpo.training import fields as config_fields
 from genpo.training.config import TrainConfig
-from genpo.workbench.grid import RESERVED, nested
+from genpo.workbench.grid import RESERVED
 
 # Fields a study sets itself, each with the option that sets it.
 TUNE_RESERVED = {
@@ -204,7 +204,7 @@ def parse_space(data: Any, base: TrainConfig, fixed: dict[str, Any] | None = Non
     for param in params:
         for value in param.corners():
             try:
-                TrainConfig.from_dict(nested({**fixed, param.field: value}), base).validate()
+                TrainConfig.from_dict(config_fields.nest({**fixed, param.field: value}), base).validate()
             except ConfigError as exc:  # a corner of the range the field refuses (a bug stays a bug)
                 raise ConfigError(
                     f"search space: {param.field} = {value!r} is not a valid value: {exc}", field=param.field

@@ -45,8 +45,10 @@ from genpo.console import make_console
 from genpo.errors import ConfigError, RunFolderError
 from genpo.registry import Registry
 from genpo.training.config import TrainConfig
+from genpo.training.fields import nest
 from genpo.training.files import ensure_folder, write_atomic
-from genpo.workbench.grid import nested, parse_setting
+from genpo.workbench.ablate import driver_lock, plain_json
+from genpo.workbench.grid import parse_setting
 from genpo.workbench.runner import LAUNCHERS, CellRun, Launcher, sigterm_as_interrupt, stop_cells
 from genpo.workbench.runs import RETURN_TAG, read_cell, write_json
 from genpo.workbench.space import SearchSpace, load_space
@@ -187,10 +189,6 @@ class TunePlan:
         return [round(k * self.budget / REPORTS) for k in range(1, REPORTS + 1)]
 
 
-def _canonical(data: Any) -> Any:
-    return json.loads(json.dumps(data))
-
-
 def plan_study(
     out: Path,
     setting: list[str],
@@ -246,11 +244,11 @@ def plan_study(
     if base.run.total_steps is None:
         raise ConfigError("genpo tune needs a budget in env steps: --total-steps N (or run.total_steps in --config)")
     try:
-        TrainConfig.from_dict(nested(fixed), base).validate()
+        TrainConfig.from_dict(nest(fixed), base).validate()
     except ConfigError as exc:  # the setting's own bad value, named (a bug below validate stays a bug)
         raise ConfigError(f"--setting {name}: {exc}", field=exc.field) from None
     space = load_space(space_file, base, fixed)
-    identity = _canonical(
+    identity = plain_json(
         {
             "env": base.env.id,
             "setting": {"name": name, "fields": fixed},
@@ -332,7 +330,7 @@ def trial_cells(plan: TunePlan, number: int, values: dict[str, Any], local: bool
     out = []
     for seed in plan.seeds:
         name = f"{trial_name(number)}_s{seed}"
-        cfg = TrainConfig.from_dict(nested({**plan.fixed, **values, "run.seed": seed}), plan.base)
+        cfg = TrainConfig.from_dict(nest({**plan.fixed, **values, "run.seed": seed}), plan.base)
         cfg.validate()
         cfg.run.logdir, cfg.run.run_name = str(plan.out), name
         run_dir = plan.out / "genpo" / env_folder_name(cfg.env.id) / name
@@ -340,10 +338,10 @@ def trial_cells(plan: TunePlan, number: int, values: dict[str, Any], local: bool
             "name": name,
             "group": trial_name(number),
             "setting": plan.setting,
-            "varied": _canonical(values),
+            "varied": plain_json(values),
             "seed": seed,
             "env": cfg.env.id,
-            "config": _canonical(cfg.to_dict()),
+            "config": plain_json(cfg.to_dict()),
             "episodes": plan.episodes,
             "run_dir": str(run_dir),
             "trial": number,
@@ -607,8 +605,6 @@ def tune(
         ConfigError: A bad ``jobs`` or launcher (before any file is written).
         RunFolderError: Another driver runs this study, or a run is still alive from a killed driver.
     """
-    from genpo.workbench.ablate import driver_lock
-
     console = console or make_console()
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from genpo.training.config import TrainConfig
+from genpo.training.fields import nest
 from genpo.training.files import write_atomic
-from genpo.workbench.grid import nested
 from genpo.workbench.tune import FINAL_FRACTION, OBJECTIVES, REPORTS, TunePlan, describe_values
 
 
@@ -50,7 +50,7 @@ def best_trial(study: Any) -> Any | None:
 
 def best_config(plan: TunePlan, values: dict[str, Any]) -> TrainConfig:
     """The configuration of a trial for ``genpo train --config`` (the first seed; default log folder and name)."""
-    cfg = TrainConfig.from_dict(nested({**plan.fixed, **values, "run.seed": plan.seeds[0]}), plan.base)
+    cfg = TrainConfig.from_dict(nest({**plan.fixed, **values, "run.seed": plan.seeds[0]}), plan.base)
     defaults = TrainConfig().run
     cfg.run.logdir, cfg.run.run_name = defaults.logdir, defaults.run_name
     return cfg
