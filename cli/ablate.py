@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from genpo.cli.app import app
-from genpo.cli.field_options import field_options
+from genpo.cli.field_options import config_option, field_options
 from genpo.console import make_console
 from genpo.errors import ConfigError
 
@@ -44,8 +44,7 @@ def parse_options(items: list[str]) -> dict[str, object]:
 # Options of the workbench's drivers (genpo ablate, genpo tune), declared once; `unit` names what each starts.
 def config_file_option(unit: str) -> Any:
     """``--config FILE.yaml``: the base configuration of every cell/run."""
-    return typer.Option(None, "--config", help=f"YAML file: the base configuration of every {unit}.",
-                        rich_help_panel=f"Every {unit}")  # fmt: skip
+    return config_option(f"YAML file: the base configuration of every {unit}.", panel=f"Every {unit}")
 
 
 def preset_option(unit: str) -> Any:

@@ -134,9 +134,9 @@ def field_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., A
     return wrap
 
 
-def config_option(help: str) -> Any:
+def config_option(help: str, panel: str = RUN_PANEL) -> Any:
     """The ``--config FILE.yaml`` option of a command that trains (its help says what the file may set)."""
-    return typer.Option(None, "--config", help=help, rich_help_panel=RUN_PANEL)
+    return typer.Option(None, "--config", help=help, rich_help_panel=panel)
 
 
 def set_option(help: str) -> Any:
