@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Protocol
 import torch
 from torch import Tensor, nn
 
+from genpo.errors import ConfigError
 from genpo.registry import Registry
 
 VelocityField = Callable[[Tensor, "float | Tensor"], Tensor]
@@ -55,7 +56,7 @@ class Integrator(ABC):
 
     def __init__(self, steps: int = 5) -> None:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+            raise ConfigError(f"steps must be an integer >= 1, got {steps!r}")
         self.steps = steps
 
     @property

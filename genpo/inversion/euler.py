@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genpo.errors import ConfigError
 from genpo.inversion.base import (
     INTEGRATORS,
     Divergence,
@@ -37,9 +38,9 @@ class EulerIntegrator(Integrator):
     def __init__(self, steps: int = 5, tol: float | None = None, max_iter: int = 200) -> None:
         super().__init__(steps)
         if tol is not None and not tol > 0:
-            raise ValueError(f"tol must be > 0, got {tol!r}")
+            raise ConfigError(f"tol must be > 0, got {tol!r}")
         if max_iter < 1:
-            raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
+            raise ConfigError(f"max_iter must be >= 1, got {max_iter!r}")
         self.tol, self.max_iter = tol, max_iter
 
     def _step_matrix(self, field: VelocityField, x: Tensor, t: float) -> Tensor:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from genpo.errors import ConfigError
 from genpo.inversion.base import Divergence, Integrator, VelocityField, batch_jacobian, logabsdet
 from genpo.inversion.probes import keyed_probes
 from genpo.registry import Registry
@@ -44,10 +45,10 @@ class LikelihoodEstimator(ABC):
         return False
 
     def check(self, integrator: Integrator) -> None:
-        """Raises ``ValueError`` naming the compatible estimators when the pair does not fit."""
+        """Raises ``ConfigError`` naming the compatible estimators when the pair does not fit."""
         if not self.compatible(integrator):
             ok = [n for n in LIKELIHOODS.names() if LIKELIHOODS.get(n)().compatible(integrator)]
-            raise ValueError(
+            raise ConfigError(
                 f"likelihood estimator {self.name!r} does not work with integrator {integrator.name!r}; "
                 f"compatible estimators: {', '.join(ok)}"
             )
@@ -166,11 +167,11 @@ class HutchinsonEstimator(_DivergenceEstimator):
 
     def __init__(self, probe: str = "rademacher", probes: int = 1, seed: int | None = None, keyed: bool = True) -> None:
         if probe not in self.PROBES:
-            raise ValueError(f"unknown probe {probe!r}; choose one of: {', '.join(self.PROBES)}")
+            raise ConfigError(f"unknown probe {probe!r}; choose one of: {', '.join(self.PROBES)}")
         if isinstance(probes, bool) or not isinstance(probes, int) or probes < 1:
-            raise ValueError(f"probes must be an integer >= 1, got {probes!r}")
+            raise ConfigError(f"probes must be an integer >= 1, got {probes!r}")
         if not isinstance(keyed, bool):
-            raise ValueError(f"keyed must be true or false, got {keyed!r}")
+            raise ConfigError(f"keyed must be true or false, got {keyed!r}")
         self.probe, self.probes, self.seed, self.keyed = probe, probes, seed, keyed
 
     def sample_by_inverse(self) -> bool:

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 from torchdiffeq import odeint
 
+from genpo.errors import ConfigError
 from genpo.inversion.base import INTEGRATORS, Divergence, Integrator, VelocityField
 
 ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
@@ -34,9 +35,9 @@ class PFODEIntegrator(Integrator):
     def __init__(self, steps: int = 5, method: str = "dopri5", rtol: float = 1e-5, atol: float = 1e-5) -> None:
         super().__init__(steps)
         if method not in ADAPTIVE + FIXED:
-            raise ValueError(f"unknown pf-ode method {method!r}; choose one of: {', '.join(ADAPTIVE + FIXED)}")
+            raise ConfigError(f"unknown pf-ode method {method!r}; choose one of: {', '.join(ADAPTIVE + FIXED)}")
         if not (rtol > 0 and atol > 0):
-            raise ValueError(f"rtol and atol must be > 0, got rtol={rtol!r}, atol={atol!r}")
+            raise ConfigError(f"rtol and atol must be > 0, got rtol={rtol!r}, atol={atol!r}")
         self.method, self.rtol, self.atol = method, rtol, atol
 
     def _solve(

@@ -20,6 +20,7 @@ import math
 
 from torch import Tensor
 
+from genpo.errors import ConfigError
 from genpo.inversion.base import INTEGRATORS, Divergence, VelocityField
 from genpo.inversion.doubled import DoubledIntegrator, join_halves, split_halves
 from genpo.inversion.tableau import TABLEAUS, get_tableau, rk_increment
@@ -119,7 +120,7 @@ class ReversibleRKIntegrator(DoubledIntegrator):
         super().__init__(steps)
         self.tableau = get_tableau(tableau)
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.0 < float(lam) <= 1.0:
-            raise ValueError(f"lam must lie in (0, 1], got {lam!r}")
+            raise ConfigError(f"lam must lie in (0, 1], got {lam!r}")
         self.lam = float(lam)
 
     @property

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from genpo.errors import ConfigError
 from genpo.inversion.base import VelocityField
 
 
@@ -52,7 +53,7 @@ def get_tableau(name: str) -> Tableau:
     try:
         return TABLEAUS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown tableau {name!r}; choose one of: {', '.join(TABLEAUS)}") from None
+        raise ConfigError(f"unknown tableau {name!r}; choose one of: {', '.join(TABLEAUS)}") from None
 
 
 def rk_increment(tableau: Tableau, field: VelocityField, x: Tensor, t: float, h: float) -> Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genpo.errors import ConfigError
 from genpo.inversion.base import Integrator, VelocityField, std_normal_log_prob
 from genpo.inversion.cfm import CFMRatio
 from genpo.inversion.doubled import join_halves
@@ -142,7 +143,7 @@ class CFMFlowPolicy(FlowPolicy):
         except (RuntimeError, ValueError, TypeError, IndexError):
             ok = False
         if not ok:
-            raise ValueError(
+            raise ConfigError(
                 f"likelihood 'cfm' needs a velocity network that accepts one time per row (t of shape [B]); "
                 f"{type(self.velocity).__name__} does not (mlp and resmlp do)"
             )

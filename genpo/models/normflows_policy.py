@@ -36,6 +36,7 @@ from normflows.flows.neural_spline.coupling import PiecewiseRationalQuadraticCDF
 from normflows.utils import splines
 from torch import Tensor, nn
 
+from genpo.errors import ConfigError
 from genpo.models.factory import MODELS, _simple_builder
 from genpo.models.policy import Policy
 from genpo.models.velocity import ACTIVATIONS
@@ -47,25 +48,25 @@ MIXINGS = ("lu", "permute", "none")
 def _check_int(name: str, val: object, lo: int, hi: int | None = None) -> int:
     if isinstance(val, bool) or not isinstance(val, int) or val < lo or (hi is not None and val > hi):
         bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be an integer {bound}, got {val!r}")
+        raise ConfigError(f"{name} must be an integer {bound}, got {val!r}")
     return val
 
 
 def _check_activation(activation: str) -> type[nn.Module]:
     if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        raise ConfigError(f"unknown activation {activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[activation]
 
 
 def _check_mixing(mixing: str) -> str:
     if mixing not in MIXINGS:
-        raise ValueError(f"unknown mixing {mixing!r}; choose one of: {', '.join(MIXINGS)}")
+        raise ConfigError(f"unknown mixing {mixing!r}; choose one of: {', '.join(MIXINGS)}")
     return mixing
 
 
 def _check_tail_bound(tail_bound: float) -> float:
     if isinstance(tail_bound, bool) or not isinstance(tail_bound, (int, float)) or not 0 < tail_bound < math.inf:
-        raise ValueError(f"tail_bound must be a finite number > 0, got {tail_bound!r}")
+        raise ConfigError(f"tail_bound must be a finite number > 0, got {tail_bound!r}")
     return float(tail_bound)
 
 
@@ -73,7 +74,7 @@ def _one_width(hidden: int | Sequence[int]) -> int:
     """``policy.hidden`` as a conditioner width: an integer, or a list holding one (``[128]``)."""
     if isinstance(hidden, (list, tuple)):
         if len(hidden) != 1:
-            raise ValueError(
+            raise ConfigError(
                 f"normflows conditioners have one width: hidden must be an integer or [width], got {list(hidden)!r} "
                 "(their depth is net_blocks)"
             )

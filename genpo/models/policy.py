@@ -42,7 +42,7 @@ class Policy(nn.Module, ABC):
         super().__init__()
         for name, val in (("obs_dim", obs_dim), ("action_dim", action_dim)):
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {val!r}")
+                raise ConfigError(f"{name} must be an integer >= 1, got {val!r}")
         self.obs_dim, self.action_dim, self.latent_dim = obs_dim, action_dim, latent_dim
         self.validate_inputs = True
         self.doubled_latent = False

@@ -282,7 +282,7 @@ class ResMLPVelocity(MLPVelocity):
         )
         stream = widths[0] if widths else (256 if width is None else width)
         if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in [*widths, stream]):
-            raise ValueError(f"resmlp widths must be positive integers, got {widths or stream!r}")
+            raise ConfigError(f"resmlp widths must be positive integers, got {widths or stream!r}")
         super().__init__(latent_dim, obs_dim, hidden=(stream,), activation=activation, time_dim=time_dim)
         layers: list[nn.Module] = []
         for i, w in enumerate(widths):

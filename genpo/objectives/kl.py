@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from genpo.errors import ConfigError
+
 
 def sample_kl(old_log_prob: Tensor, new_log_prob: Tensor) -> Tensor:
     """KL(old || new) estimated on samples of the old policy: ``mean(old - new)``."""
@@ -30,11 +32,11 @@ class AdaptiveLR:
 
     def __post_init__(self) -> None:
         if not self.desired_kl > 0:
-            raise ValueError(f"desired_kl must be > 0, got {self.desired_kl!r}")
+            raise ConfigError(f"desired_kl must be > 0, got {self.desired_kl!r}")
         if not self.factor > 1:
-            raise ValueError(f"factor must be > 1, got {self.factor!r}")
+            raise ConfigError(f"factor must be > 1, got {self.factor!r}")
         if not 0 < self.min_lr <= self.max_lr:
-            raise ValueError(f"need 0 < min_lr <= max_lr, got {self.min_lr!r}, {self.max_lr!r}")
+            raise ConfigError(f"need 0 < min_lr <= max_lr, got {self.min_lr!r}, {self.max_lr!r}")
 
     def __call__(self, lr: float, kl: float) -> float:
         """The next learning rate given the current one and the measured KL."""

@@ -484,18 +484,10 @@ def check_parts(cfg: TrainConfig) -> Any:
         The throwaway actor (rules that depend on the chosen parts read it).
 
     Raises:
-        ConfigError: A part's name, pairing or option is not allowed (the part's own message; a part's range
-            check that raises a plain ``ValueError`` is read as bad input here, where the part is built from
-            user input, and nowhere else).
+        ConfigError: A part's name, pairing or option is not allowed (each part raises it where it checks, with
+            its own message; any other exception from a part is a bug and propagates as one).
     """
-    from genpo.errors import GenpoError
-
-    try:
-        return build_actor(cfg.policy, obs_dim=1, action_dim=1)
-    except GenpoError:
-        raise
-    except ValueError as exc:  # parts that still raise plain ValueError for a bad option value (issue 16, part A)
-        raise ConfigError(str(exc)) from None
+    return build_actor(cfg.policy, obs_dim=1, action_dim=1)
 
 
 Rule = Callable[[TrainConfig], None]

@@ -52,6 +52,29 @@ def test_an_unexpected_exception_in_a_part_is_a_bug_with_a_traceback_and_exit_1(
     assert f"error: this is a bug in genpo {genpo.__version__}" in res.output
 
 
+def test_a_plain_valueerror_while_validation_builds_the_parts_is_a_bug_not_bad_input(tmp_path, monkeypatch):
+    # Parts raise ConfigError where they check an option; validation no longer reads any ValueError as bad input.
+    def broken(self, *args, **kwargs):
+        raise ValueError("a part's own bug")
+
+    monkeypatch.setattr(MLPVelocity, "__init__", broken)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    res = CliRunner().invoke(app, ["train", "--config", str(config), "--logdir", str(tmp_path / "logs")])
+    assert res.exit_code == 1, res.output
+    assert "Traceback (most recent call last)" in res.output and "ValueError: a part's own bug" in res.output
+    assert not (tmp_path / "logs").exists()  # refused while validating, before any folder
+
+
+def test_a_bad_part_option_checked_by_the_part_is_one_line_exit_2(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    policy = {**TINY["policy"], "integrator": "euler", "options": {"tol": -1}}
+    config.write_text(yaml.safe_dump({**TINY, "policy": policy}))
+    res = CliRunner().invoke(app, ["train", "--config", str(config), "--logdir", str(tmp_path / "logs")])
+    assert res.exit_code == 2, res.output
+    assert res.output == "error: tol must be > 0, got -1\n"
+
+
 def test_bad_input_stays_one_line_exit_2_without_traceback(tmp_path):
     task = "NoSuchTask" + "x" * 300
     res = piped("train", "--env", f"builtin:{task}", "--max-iterations", "1", "--logdir", str(tmp_path), cwd=tmp_path)
