@@ -527,7 +527,25 @@ def _entropy_needs_density(cfg: TrainConfig, actor: Any) -> None:
         )
 
 
-PART_RULES: tuple[Callable[[TrainConfig, Any], None], ...] = (_entropy_needs_density,)
+def _compression_needs_doubled_latent(cfg: TrainConfig, actor: Any) -> None:
+    # The compression loss acts on a doubled latent only; an explicit value elsewhere would be silently unused.
+    a = cfg.algo
+    if not actor.doubled_latent and a.compress_coef not in (0.0, AlgoConfig.compress_coef):
+        raise ConfigError(
+            f"algo.compress_coef={a.compress_coef!r}: the compression loss applies to doubled-latent "
+            f"integrators only (edict, reversible-heun, reversible-rk); this policy has none: use 0 or the default",
+            field="algo.compress_coef",
+        )
+    if not (a.compress_coef > 0 and actor.doubled_latent) and a.compress_fraction != AlgoConfig.compress_fraction:
+        why = "this policy has no doubled latent" if not actor.doubled_latent else "algo.compress_coef is 0"
+        raise ConfigError(
+            f"algo.compress_fraction={a.compress_fraction!r} applies to the compression loss, which is off here "
+            f"({why}): use the default {AlgoConfig.compress_fraction!r}",
+            field="algo.compress_fraction",
+        )
+
+
+PART_RULES: tuple[Callable[[TrainConfig, Any], None], ...] = (_entropy_needs_density, _compression_needs_doubled_latent)
 """Rules that depend on the chosen parts (given the actor :func:`check_parts` built)."""
 
 

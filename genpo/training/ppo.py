@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genpo.errors import ConfigError, RunFailed
+from genpo.errors import RunFailed
 from genpo.objectives import (
     AdaptiveLR,
     asymmetric_surrogate,
@@ -69,19 +69,7 @@ class PPO(OnPolicyAlgorithm):
         self.optimizer = torch.optim.Adam(ac.parameters(), lr=cfg.learning_rate, fused=True)
         self.lr_rule = AdaptiveLR(desired_kl=cfg.desired_kl) if cfg.schedule == "adaptive" else None
         policy = ac.policy
-        # The compression loss acts on a doubled latent only; an explicit value elsewhere would be silently unused.
-        if not policy.doubled_latent and cfg.compress_coef not in (0.0, AlgoConfig.compress_coef):
-            raise ConfigError(
-                f"algo.compress_coef={cfg.compress_coef!r}: the compression loss applies to doubled-latent "
-                f"integrators only (edict, reversible-heun, reversible-rk); this policy has none: use 0 or the default"
-            )
-        self.compress = cfg.compress_coef > 0 and policy.doubled_latent
-        if not self.compress and cfg.compress_fraction != AlgoConfig.compress_fraction:
-            why = "this policy has no doubled latent" if not policy.doubled_latent else "algo.compress_coef is 0"
-            raise ConfigError(
-                f"algo.compress_fraction={cfg.compress_fraction!r} applies to the compression loss, which is off here "
-                f"({why}): use the default {AlgoConfig.compress_fraction!r}"
-            )
+        self.compress = cfg.compress_coef > 0 and policy.doubled_latent  # fields checked by config.PART_RULES
         self.score_name = "log-probability" if policy.is_density else "CFM surrogate score"
 
     def set_learning_rate(self, lr: float) -> None:

@@ -141,10 +141,11 @@ def test_bad_fraction_is_refused_with_the_allowed_range(bad):
         ({"algo": {"compress_coef": 0.0}}, "compress_coef is 0"),
     ],
 )
-def test_fraction_without_a_compression_loss_is_refused(sections, why):
+def test_fraction_without_a_compression_loss_is_refused_by_validation(sections, why):
+    # Refused by TrainConfig.validate (a config.PART_RULES rule), so ablate and tune refuse it before any cell.
     algo = {"compress_fraction": 0.5, **sections.get("algo", {})}
     with pytest.raises(ConfigError, match=f"algo.compress_fraction=0.5 applies to the compression loss.*{why}"):
-        Trainer(small_cfg(**{**sections, "algo": algo}))
+        small_cfg(**{**sections, "algo": algo})
 
 
 def test_default_fraction_is_accepted_without_a_compression_loss():
