@@ -1,5 +1,6 @@
 """Renders the configuration reference (docs/configuration.md) from the dataclasses' own declarations: each
-field's name, annotated type, default and declared doc (``setting(doc=...)``, which states its allowed range)."""
+field's name, annotated type, default and declared doc (``setting(doc=...)``, which states its allowed range),
+for the training sections and then the sections one command reads (``pretrain``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 import inspect
 
 from genpo.training.config import SECTIONS
-from genpo.training.fields import ALIASES, RENAMED
+from genpo.training.fields import ALIASES, RENAMED, command_sections
 from genpo.training.spec import default_of, doc_of
 
 
@@ -41,13 +42,17 @@ def render() -> str:
         "Precedence: defaults < `--preset` < the resumed checkpoint's configuration < `--config` < explicit options",
         "(`--set` and the named flags; one field given by both is refused).",
         "The resolved configuration of a run is written to `<run folder>/params/config.yaml`.",
-        "This page is generated from the fields declared in `genpo/training/config.py` (each with its doc and",
-        "allowed values) by `python -m genpo.training.config_doc`",
+        "This page is generated from the fields declared in `genpo/training/config.py` and `pretrain.py` (each",
+        "with its doc and allowed values) by `python -m genpo.training.config_doc`",
         "(the documentation build and `tests/training/test_config.py` refuse a stale copy).",
         "",
+        "The `pretrain` section (last) is read by `genpo pretrain` only: in its `--config` file, as",
+        "`--set pretrain.FIELD=VALUE` and by its options (`--epochs`, `--lr`, ...); `genpo train` refuses it.",
+        "",
     ]
-    for name, cls in SECTIONS.items():
-        lines += [f"## `{name}` — {inspect.getdoc(cls)}", ""]
+    for name, cls in {**SECTIONS, **command_sections()}.items():
+        summary = " ".join(inspect.getdoc(cls).split("\n\n")[0].split())
+        lines += [f"## `{name}` — {summary}", ""]
         lines += ["| field | type | default | meaning |", "|---|---|---|---|"]
         for f in dataclasses.fields(cls):
             kind = str(f.type).replace("|", "\\|")

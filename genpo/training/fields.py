@@ -45,15 +45,26 @@ def _sections() -> dict[str, type]:
     return SECTIONS
 
 
+def command_sections() -> dict[str, type]:
+    """Sections that one command reads beside the training configuration: ``pretrain``
+    (:class:`~genpo.training.pretrain.PretrainConfig`, ``genpo pretrain``'s ``--config`` section, options and
+    ``--set pretrain.FIELD=VALUE``). Their fields are declared and checked like the training fields, but no
+    name :func:`resolve_field` reads reaches them (``genpo train --set pretrain.epochs=3`` is refused)."""
+    from genpo.training.pretrain import SECTION, PretrainConfig
+
+    return {SECTION: PretrainConfig}
+
+
 def all_fields() -> list[str]:
     """Every configuration field as ``section.field``."""
     return [f"{s}.{f.name}" for s, cls in _sections().items() for f in dataclasses.fields(cls)]
 
 
 def field_of(dotted: str) -> dataclasses.Field:
-    """The dataclass field of a dotted name (today's spelling)."""
+    """The dataclass field of a dotted name (today's spelling), of a training section or a command's own."""
     section, _, name = dotted.partition(".")
-    return next(f for f in dataclasses.fields(_sections()[section]) if f.name == name)
+    cls = _sections().get(section) or command_sections()[section]
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
 
 
 def resolve_field(name: str, reserved: dict[str, str] | None = None) -> str:

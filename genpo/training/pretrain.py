@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,31 +28,53 @@ from genpo.console import make_console
 from genpo.errors import ConfigError
 from genpo.training.actor_critic import ActorCritic
 from genpo.training.config import TrainConfig, build_actor
+from genpo.training.spec import check_fields, integer, number, setting, text
 
 SECTION = "pretrain"
 MODE_RADIUS = 0.15  # as genpo plot actions counts modes
 MODE_SAMPLES = 2000
 
 
+def _one_or_two_names(objective: str) -> bool:
+    """One objective name, or two separated by a comma."""
+    return objective.count(",") <= 1 and all(s.strip() for s in objective.split(","))
+
+
 @dataclass
 class PretrainConfig:
-    """Settings of imitation pretraining (the ``pretrain`` section of a ``--config`` file, ``--set pretrain.X=V``)."""
+    """Settings of imitation pretraining (the ``pretrain`` section of a ``--config`` file, ``--set pretrain.X=V``).
 
-    epochs: int = 100
-    """Passes over the training episodes, in [1, 10**6]."""
-    batch_size: int = 256
-    """Demonstrated steps per gradient step, >= 1."""
-    learning_rate: float = 1e-3
-    """Adam learning rate (finite, > 0)."""
-    validation_fraction: float = 0.1
-    """Share of whole episodes held out for the validation loss and the action-distribution check, in [0, 1)."""
-    objective: str | None = None
-    """The family's imitation objective (None: its default; ``genpo pretrain --help`` lists them), or two
-    separated by a comma (``flow-matching,likelihood``): the first for the first half of the epochs."""
-    eval_samples: int = 2000
-    """Held-out steps (at most) on which policy actions are compared with the demonstrated ones, >= 1."""
-    eval_episodes: int = 10
-    """Episodes of the pretrained policy run at the end (deterministic and stochastic returns), >= 0."""
+    Each field declares its doc and allowed values (:func:`~genpo.training.spec.setting`), as the training
+    configuration's do: ``genpo pretrain --help`` and docs/configuration.md read them.
+    """
+
+    epochs: int = setting(100, "Passes over the training episodes, in [1, 10**6].", integer(1, 10**6))
+    batch_size: int = setting(256, "Demonstrated steps per gradient step, >= 1.", integer(1))
+    learning_rate: float = setting(1e-3, "Adam learning rate (finite, > 0).", number(lambda v: v > 0, "finite and > 0"))
+    validation_fraction: float = setting(
+        0.1,
+        "Share of whole episodes held out for the validation loss and the action-distribution check, in [0, 1).",
+        number(lambda v: 0 <= v < 1, "in [0, 1)"),
+    )
+    objective: str | None = setting(
+        None,
+        """Imitation objective (null: the family's default), one the family offers: flow-matching (flows),
+        likelihood (densities; the doubled latent at (a, a) plus compression) or flow-matching+likelihood; or two
+        separated by a comma (``flow-matching,likelihood``): the first for the first half of the epochs, then the
+        second.""",
+        text("an objective name, two separated by a comma, or null", _one_or_two_names, optional=True),
+    )
+    eval_samples: int = setting(
+        2000,
+        "Held-out steps (at most) on which policy actions are compared with the demonstrated ones, >= 1.",
+        integer(1),
+    )
+    eval_episodes: int = setting(
+        10,
+        "Episodes of the pretrained policy run at the end (deterministic and stochastic returns; 0: none), "
+        "in [0, 2**20].",
+        integer(0, 2**20),
+    )
 
     def phases(self, epochs: int) -> list[tuple[int, str | None]]:
         """``[(first epoch, objective), ...]`` (epochs count from 1)."""
@@ -63,39 +84,16 @@ class PretrainConfig:
         return [(1, first), (epochs // 2 + 1, second)]
 
     def validate(self) -> None:
-        """Refuses out-of-range values, naming the ``pretrain.<field>``."""
+        """Checks each field against its declared constraint, then that a two-phase objective has two epochs.
 
-        def need(ok: bool, name: str, allowed: str) -> None:
-            if not ok:
-                raise ConfigError(f"pretrain.{name} must be {allowed}, got {getattr(self, name)!r}", field=name)
-
-        def is_int(x: Any) -> bool:
-            return isinstance(x, int) and not isinstance(x, bool)
-
-        need(is_int(self.epochs) and 1 <= self.epochs <= 10**6, "epochs", "an integer in [1, 1000000]")
-        need(is_int(self.batch_size) and self.batch_size >= 1, "batch_size", "an integer >= 1")
-        lr = self.learning_rate
-        need(
-            isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0,
-            "learning_rate",
-            "finite and > 0",
-        )
-        vf = self.validation_fraction
-        need(
-            isinstance(vf, (int, float)) and not isinstance(vf, bool) and 0 <= vf < 1,
-            "validation_fraction",
-            "in [0, 1)",
-        )
-        need(is_int(self.eval_samples) and self.eval_samples >= 1, "eval_samples", "an integer >= 1")
-        need(is_int(self.eval_episodes) and 0 <= self.eval_episodes <= 2**20, "eval_episodes", "an integer >= 0")
-        obj = self.objective
-        need(
-            obj is None or (isinstance(obj, str) and obj.count(",") <= 1 and all(s.strip() for s in obj.split(","))),
-            "objective",
-            "an objective name, two separated by a comma, or null",
-        )
-        if self.epochs < 2 and obj is not None and "," in obj:
-            raise ConfigError("pretrain.objective with two phases needs pretrain.epochs >= 2", field="objective")
+        Raises:
+            ConfigError: The first value not allowed, naming the ``pretrain.<field>``.
+        """
+        check_fields(self, SECTION)
+        if self.epochs < 2 and self.objective is not None and "," in self.objective:
+            raise ConfigError(
+                "pretrain.objective with two phases needs pretrain.epochs >= 2", field=f"{SECTION}.objective"
+            )
 
 
 def pretrain_config(layer: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> PretrainConfig:
@@ -317,7 +315,7 @@ def pretrain(
     try:
         phases = [(start, policy.check_objective(obj)) for start, obj in pcfg.phases(pcfg.epochs)]
     except ConfigError as exc:  # name the option the objective came from
-        raise ConfigError(f"pretrain.objective: {exc}", field="objective") from None
+        raise ConfigError(f"pretrain.objective: {exc}", field=f"{SECTION}.objective") from None
     ac = ActorCritic(
         policy, critic_dim, list(cfg.policy.critic_hidden), cfg.policy.activation, cfg.policy.normalize_obs
     )

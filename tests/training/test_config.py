@@ -79,8 +79,9 @@ def test_configuration_reference_is_current_and_complete():
 
     from genpo.training.config import SECTIONS
     from genpo.training.config_doc import field_docs, render
+    from genpo.training.fields import command_sections
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
     assert doc.read_text() == render(), "regenerate: python -m genpo.training.config_doc > docs/configuration.md"
-    for cls in SECTIONS.values():
+    for cls in (*SECTIONS.values(), *command_sections().values()):
         assert set(field_docs(cls)) == {f.name for f in dataclasses.fields(cls)}, f"{cls.__name__} lacks a docstring"

@@ -8,6 +8,8 @@ import pytest
 
 from genpo.errors import ConfigError
 from genpo.training.config import SECTIONS, TrainConfig
+from genpo.training.fields import command_sections
+from genpo.training.pretrain import PretrainConfig
 from genpo.training.spec import check_fields, doc_of, integer, number, one_of
 
 # Fields whose values are checked by what they name (a part or environment is built), not by a constraint.
@@ -21,7 +23,8 @@ CHECKED_BY_WHAT_THEY_NAME = {
 
 
 def test_every_field_declares_a_doc_and_a_constraint():
-    for section, cls in SECTIONS.items():
+    assert command_sections() == {"pretrain": PretrainConfig}
+    for section, cls in {**SECTIONS, **command_sections()}.items():
         for f in dataclasses.fields(cls):
             dotted = f"{section}.{f.name}"
             assert doc_of(f), f"{dotted} has no doc"
@@ -33,6 +36,7 @@ def test_the_defaults_pass_their_own_constraints():
     cfg = TrainConfig()
     for section in SECTIONS:
         check_fields(getattr(cfg, section), section)
+    PretrainConfig().validate()
 
 
 @pytest.mark.parametrize(
@@ -56,6 +60,24 @@ def test_one_routine_names_the_field_the_allowed_values_and_the_value(section, n
     with pytest.raises(ConfigError) as err:
         check_fields(getattr(cfg, section), section)
     assert str(err.value).startswith(message) and err.value.field == f"{section}.{name}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("epochs", 0, "pretrain.epochs must be an integer in [1, 1000000], got 0"),
+        ("batch_size", 2.5, "pretrain.batch_size must be an integer >= 1, got 2.5"),
+        ("learning_rate", float("inf"), "pretrain.learning_rate must be finite and > 0, got inf"),
+        ("validation_fraction", 1, "pretrain.validation_fraction must be in [0, 1), got 1"),
+        ("objective", "a,,b", "pretrain.objective must be an objective name, two separated by a comma, or null"),
+        ("eval_episodes", -1, "pretrain.eval_episodes must be an integer in [0, 1048576], got -1"),
+    ],
+)
+def test_the_pretrain_section_is_checked_by_the_same_routine(name, value, message):
+    cfg = dataclasses.replace(PretrainConfig(), **{name: value})
+    with pytest.raises(ConfigError) as err:
+        cfg.validate()
+    assert str(err.value).startswith(message) and err.value.field == f"pretrain.{name}"
 
 
 def test_constraint_helpers():
@@ -82,3 +104,6 @@ def test_cross_field_rules_and_part_rules_run_after_the_fields():
     with pytest.raises(ConfigError, match=r"algo\.entropy_coef must be 0 with likelihood 'cfm'") as err:
         cfg.validate()
     assert err.value.field == "algo.entropy_coef"
+    with pytest.raises(ConfigError, match=r"two phases needs pretrain\.epochs >= 2") as err:
+        PretrainConfig(epochs=1, objective="flow-matching,likelihood").validate()
+    assert err.value.field == "pretrain.objective"
