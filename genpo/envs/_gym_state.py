@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from genpo.envs.base import StateUnsupported
 from genpo.errors import ConfigError
 
 # Fixed-size mjData arrays (allocated with the model, not in the per-step arena) that MuJoCo computes from
@@ -255,7 +256,7 @@ def get_state(env: Any) -> dict[str, Any]:
     elif kind == "classic":
         state["attrs"] = {name: _encode(getattr(u, name, None)) for name in _CLASSIC[_qualname(u)]}
     else:  # pragma: no cover - callers check unsupported_reason first
-        raise NotImplementedError(unsupported_reason(env))
+        raise StateUnsupported(unsupported_reason(env))
     return state
 
 

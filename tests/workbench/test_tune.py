@@ -122,3 +122,30 @@ def test_the_study_identity_is_plain_json(tmp_path, files):
     assert json.loads(json.dumps(plan.identity)) == plan.identity
     assert plan.identity["setting"] == {"name": "fast", "fields": {"algo.num_epochs": 2}}
     assert plan.startup_trials == 1 and plan.report_steps()[-1] == 64
+
+
+def test_hyperband_prunes_on_reported_env_steps_end_to_end(tmp_path, files):
+    # Hyperband's resource is the env step a return was reported at (min budget/4, max the budget): the study runs
+    # to the end, every trial completes or is pruned, and a pruned trial's run is stopped and marked.
+    space = write(
+        tmp_path / "space.yaml",
+        {"env.options": {"type": "categorical", "values": [{"episode_length": 8}, {"episode_length": 64}]}},
+    )
+    base = base_config({"env.num_envs": 4, "run.total_steps": 1280}, files["config"])
+    plan = plan_study(tmp_path / "st", [], space, [1], base, 6, pruner="hyperband", episodes=1)
+    (tmp_path / "st").mkdir()
+    write_json(tmp_path / "st" / STUDY_FILE, plan.identity)
+    study = open_study(plan)
+    for length in (8, 8, 8, 8, 64, 64):
+        study.enqueue_trial({"env.options": f"{{episode_length: {length}}}"})
+    state, results = tune(plan, jobs=1, console=Console(quiet=True), poll_s=0.2)
+    assert state == "done"
+    trials = study.get_trials()
+    states = [t.state for t in trials]
+    assert set(states) <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    assert optuna.trial.TrialState.PRUNED in states
+    for i, t in enumerate(trials):
+        assert all(isinstance(s, int) and 0 < s <= 1280 for s in t.intermediate_values)
+        cell = read_cell(tmp_path / "st" / "genpo" / "PointMass" / f"t{i:04d}_s1")
+        assert cell["state"] == ("pruned" if t.state == optuna.trial.TrialState.PRUNED else "done")
+    assert results["best"]["values"] == {"env.options": {"episode_length": 8}}
