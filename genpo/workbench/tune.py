@@ -15,7 +15,8 @@ Layout of ``out`` (``genpo tune --out``):
 - ``.ablate.lock``: the driver lock of :func:`genpo.workbench.ablate.driver_lock` (two drivers are refused).
 
 Trials are asked one at a time (``ask``/``tell``) whenever a run slot is free (``--jobs`` runs at a time;
-a trial's seeds are its runs). While a trial runs, the driver reads each of its runs' TensorBoard scalars
+a trial's seeds are its runs), each by a TPE sampler seeded with the sampler seed plus the trial's number
+(:func:`make_sampler`), so a continued study draws what an uninterrupted one would. While a trial runs, the driver reads each of its runs' TensorBoard scalars
 (:class:`genpo.workbench.runs.ScalarReader`; the trainer flushes them once per iteration) every
 ``poll_s`` seconds and reports an intermediate value at fixed fractions of the budget
 (:data:`REPORTS` points), once every seed has passed that point; the pruner decides on those. A pruned
@@ -420,6 +421,9 @@ class Driver:
         """Asks Optuna for the next trial and queues its runs (an invalid draw fails that trial only)."""
         import optuna
 
+        # A sampler seeded by the trial's number: draws depend on the seed, the number and the finished trials'
+        # history only, so a study resumed after Ctrl-C or a crash draws what it would have drawn (one job).
+        self.study.sampler = make_sampler(self.plan, len(self.study.get_trials(deepcopy=False)))
         trial = self.study.ask()
         values = self.plan.space.suggest(trial)
         try:
@@ -568,6 +572,17 @@ def _short(v: Any) -> str:
 # --- the study --------------------------------------------------------------------------------------------
 
 
+def make_sampler(plan: TunePlan, number: int) -> Any:
+    """The TPE sampler that draws trial ``number``: seeded by the plan's sampler seed plus ``number``.
+
+    Optuna keeps a sampler's random state in memory only (the journal holds trials, not the RNG); one sampler per
+    trial, seeded by its number, makes a continued study draw as an uninterrupted one would.
+    """
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=plan.sampler_seed + number, n_startup_trials=plan.startup_trials)
+
+
 def open_study(plan: TunePlan) -> Any:
     """The study in ``out/study.journal`` (created, or loaded to continue), with the plan's sampler and pruner."""
     import optuna
@@ -576,7 +591,7 @@ def open_study(plan: TunePlan) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(plan.out / JOURNAL_FILE)))
-    sampler = optuna.samplers.TPESampler(seed=plan.sampler_seed, n_startup_trials=plan.startup_trials)
+    sampler = make_sampler(plan, 0)
     return optuna.create_study(
         study_name=STUDY_NAME,
         storage=storage,

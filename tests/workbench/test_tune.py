@@ -149,3 +149,20 @@ def test_hyperband_prunes_on_reported_env_steps_end_to_end(tmp_path, files):
         cell = read_cell(tmp_path / "st" / "genpo" / "PointMass" / f"t{i:04d}_s1")
         assert cell["state"] == ("pruned" if t.state == optuna.trial.TrialState.PRUNED else "done")
     assert results["best"]["values"] == {"env.options": {"episode_length": 8}}
+
+
+def test_a_study_continued_in_two_drivers_draws_what_one_uninterrupted_driver_draws(tmp_path, files):
+    # Optuna keeps the sampler's random state in memory only; genpo seeds one sampler per trial by its number.
+    base = base_config({"env.num_envs": 4, "run.total_steps": 64}, files["config"])
+
+    def study_params(out: Path, stops: list[int]) -> list[dict]:
+        for trials in stops:
+            plan = plan_study(out, [], files["space"], [1], base, trials, startup_trials=3)  # random draws span stops
+            out.mkdir(exist_ok=True)
+            write_json(out / STUDY_FILE, plan.identity)
+            assert tune(plan, jobs=1, console=Console(quiet=True), poll_s=0.2)[0] == "done"
+        return [t.params for t in open_study(plan).get_trials()]
+
+    whole = study_params(tmp_path / "one", [4])
+    assert study_params(tmp_path / "two", [2, 4]) == whole
+    assert len({p["algo.learning_rate"] for p in whole}) == 4
