@@ -16,10 +16,11 @@ Layout of ``out`` (``genpo tune --out``):
 
 Trials are asked one at a time (``ask``/``tell``) whenever a run slot is free (``--jobs`` runs at a time;
 a trial's seeds are its runs), each by a TPE sampler seeded with the sampler seed plus the trial's number
-(:func:`make_sampler`), so a continued study draws what an uninterrupted one would. While a trial runs, the driver reads each of its runs' TensorBoard scalars
-(:class:`genpo.workbench.runs.ScalarReader`; the trainer flushes them once per iteration) every
-``poll_s`` seconds and reports an intermediate value at fixed fractions of the budget
-(:data:`REPORTS` points), once every seed has passed that point; the pruner decides on those. A pruned
+(:func:`make_sampler`), so a continued study draws what an uninterrupted one would. While a trial runs, the
+driver reads each of its runs' TensorBoard scalars (:class:`genpo.workbench.runs.ScalarReader`; the trainer
+flushes them once per iteration) every ``poll_s`` seconds and reports an intermediate value at fixed
+fractions of the budget (:data:`REPORTS` points), once every seed has passed that point; the pruner decides
+on those. A pruned
 trial's runs are stopped (each saves a checkpoint) and marked ``pruned`` in their ``cell.json``.
 
 On Ctrl-C (or SIGTERM) every running run stops with a checkpoint and the trials stay ``RUNNING`` in the
