@@ -283,7 +283,6 @@ def _time(
 # -- the benchmark ---------------------------------------------------------------------------------
 
 
-@torch.no_grad()
 @dataclass
 class Settings:
     """What one ``genpo bench likelihood`` run measures (the fields before ``threads`` are recorded in its JSON)."""
@@ -342,6 +341,7 @@ class Settings:
         return out
 
 
+@torch.no_grad()
 def run(settings: Settings | None = None, log: Callable[[str], None] | None = None) -> Result:
     """Measures every combination of :func:`default_specs` (or those whose key is in ``settings.only``).
 

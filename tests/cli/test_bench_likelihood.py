@@ -85,3 +85,22 @@ def test_new_members_rows_and_flow_distances() -> None:
         assert dist[(label, 10)].err_max < dist[(label, 2)].err_max, label
     assert dist[("reversible-rk rk4", 10)].err_max < 1e-2 * dist[("euler", 10)].err_max
     assert result.to_dict()["distances"][0]["steps"] == 2
+
+
+def test_log_probs_are_timed_as_at_rollout_time_without_autograd(monkeypatch) -> None:
+    from genpo.models.flow import FlowPolicy
+
+    seen: list[bool] = []
+    log_prob = FlowPolicy.log_prob
+
+    def recording(self, *args, **kwargs):
+        seen.append(torch.is_grad_enabled())
+        return log_prob(self, *args, **kwargs)
+
+    monkeypatch.setattr(FlowPolicy, "log_prob", recording)
+    threads = torch.get_num_threads()
+    try:
+        bench.run(bench.Settings(only=["edict-exact"], **{**TOY, "distance_steps": ()}))
+    finally:
+        torch.set_num_threads(threads)
+    assert seen and not any(seen)
