@@ -63,7 +63,8 @@ def train(
     ),
     set_: list[str] = set_option(
         "FIELD=VALUE for any configuration field, by dotted or short name; VALUE is YAML "
-        "(--set hidden=[256,256] --set algo.num_epochs=10). Repeatable."
+        "(--set hidden=[256,256] --set algo.num_epochs=10); one part option: --set policy.options.KEY=VALUE. "
+        "Repeatable."
     ),
     resume: bool = typer.Option(
         False,

@@ -56,7 +56,7 @@ class Integrator(ABC):
 
     def __init__(self, steps: int = 5) -> None:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ConfigError(f"steps must be an integer >= 1, got {steps!r}")
+            raise ConfigError(f"steps must be an integer >= 1, got {steps!r}", field="steps")
         self.steps = steps
 
     @property

@@ -48,9 +48,9 @@ class CFMRatio(LikelihoodEstimator):
 
     def __init__(self, mc_samples: int = 8, per_sample: bool = False) -> None:
         if isinstance(mc_samples, bool) or not isinstance(mc_samples, int) or mc_samples < 1:
-            raise ConfigError(f"mc_samples must be an integer >= 1, got {mc_samples!r}")
+            raise ConfigError(f"mc_samples must be an integer >= 1, got {mc_samples!r}", field="mc_samples")
         if not isinstance(per_sample, bool):
-            raise ConfigError(f"per_sample must be true or false, got {per_sample!r}")
+            raise ConfigError(f"per_sample must be true or false, got {per_sample!r}", field="per_sample")
         self.mc_samples, self.per_sample = mc_samples, per_sample
 
     def compatible(self, integrator: Integrator) -> bool:

@@ -108,12 +108,12 @@ class GaussianChainIntegrator(Integrator):
     ) -> None:
         super().__init__(steps)
         if noise not in NOISE_MODES:
-            raise ConfigError(f"unknown noise {noise!r}; choose one of: {', '.join(NOISE_MODES)}")
+            raise ConfigError(f"unknown noise {noise!r}; choose one of: {', '.join(NOISE_MODES)}", field="noise")
         for name, val in (("sigma_min", sigma_min), ("sigma_max", sigma_max)):
             if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0.0 < float(val) < float("inf"):
-                raise ConfigError(f"{name} must be a finite number > 0, got {val!r}")
+                raise ConfigError(f"{name} must be a finite number > 0, got {val!r}", field=name)
         if sigma_min > sigma_max:
-            raise ConfigError(f"need sigma_min <= sigma_max, got {sigma_min!r} > {sigma_max!r}")
+            raise ConfigError(f"need sigma_min <= sigma_max, got {sigma_min!r} > {sigma_max!r}", field="sigma_min")
         self.noise, self.sigma_min, self.sigma_max = noise, float(sigma_min), float(sigma_max)
         self.noise_hidden, self.noise_sees_latent = tuple(noise_hidden), bool(noise_sees_latent)
         self.head: NoiseHead | None = None

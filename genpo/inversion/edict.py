@@ -33,7 +33,7 @@ class EdictIntegrator(DoubledIntegrator):
     def __init__(self, steps: int = 5, p: float = 0.95) -> None:
         super().__init__(steps)
         if not isinstance(p, (int, float)) or not 0.0 < float(p) < 1.0:
-            raise ConfigError(f"p must lie in the open interval (0, 1), got {p!r}")
+            raise ConfigError(f"p must lie in the open interval (0, 1), got {p!r}", field="p")
         self.p = float(p)
 
     def _log_det(self, z: Tensor) -> Tensor:

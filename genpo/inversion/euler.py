@@ -38,9 +38,9 @@ class EulerIntegrator(Integrator):
     def __init__(self, steps: int = 5, tol: float | None = None, max_iter: int = 200) -> None:
         super().__init__(steps)
         if tol is not None and not tol > 0:
-            raise ConfigError(f"tol must be > 0, got {tol!r}")
+            raise ConfigError(f"tol must be > 0, got {tol!r}", field="tol")
         if max_iter < 1:
-            raise ConfigError(f"max_iter must be >= 1, got {max_iter!r}")
+            raise ConfigError(f"max_iter must be >= 1, got {max_iter!r}", field="max_iter")
         self.tol, self.max_iter = tol, max_iter
 
     def _step_matrix(self, field: VelocityField, x: Tensor, t: float) -> Tensor:

@@ -167,11 +167,11 @@ class HutchinsonEstimator(_DivergenceEstimator):
 
     def __init__(self, probe: str = "rademacher", probes: int = 1, seed: int | None = None, keyed: bool = True) -> None:
         if probe not in self.PROBES:
-            raise ConfigError(f"unknown probe {probe!r}; choose one of: {', '.join(self.PROBES)}")
+            raise ConfigError(f"unknown probe {probe!r}; choose one of: {', '.join(self.PROBES)}", field="probe")
         if isinstance(probes, bool) or not isinstance(probes, int) or probes < 1:
-            raise ConfigError(f"probes must be an integer >= 1, got {probes!r}")
+            raise ConfigError(f"probes must be an integer >= 1, got {probes!r}", field="probes")
         if not isinstance(keyed, bool):
-            raise ConfigError(f"keyed must be true or false, got {keyed!r}")
+            raise ConfigError(f"keyed must be true or false, got {keyed!r}", field="keyed")
         self.probe, self.probes, self.seed, self.keyed = probe, probes, seed, keyed
 
     def sample_by_inverse(self) -> bool:

@@ -35,9 +35,13 @@ class PFODEIntegrator(Integrator):
     def __init__(self, steps: int = 5, method: str = "dopri5", rtol: float = 1e-5, atol: float = 1e-5) -> None:
         super().__init__(steps)
         if method not in ADAPTIVE + FIXED:
-            raise ConfigError(f"unknown pf-ode method {method!r}; choose one of: {', '.join(ADAPTIVE + FIXED)}")
+            raise ConfigError(
+                f"unknown pf-ode method {method!r}; choose one of: {', '.join(ADAPTIVE + FIXED)}", field="method"
+            )
         if not (rtol > 0 and atol > 0):
-            raise ConfigError(f"rtol and atol must be > 0, got rtol={rtol!r}, atol={atol!r}")
+            raise ConfigError(
+                f"rtol and atol must be > 0, got rtol={rtol!r}, atol={atol!r}", field="atol" if rtol > 0 else "rtol"
+            )
         self.method, self.rtol, self.atol = method, rtol, atol
 
     def _solve(

@@ -120,7 +120,7 @@ class ReversibleRKIntegrator(DoubledIntegrator):
         super().__init__(steps)
         self.tableau = get_tableau(tableau)
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.0 < float(lam) <= 1.0:
-            raise ConfigError(f"lam must lie in (0, 1], got {lam!r}")
+            raise ConfigError(f"lam must lie in (0, 1], got {lam!r}", field="lam")
         self.lam = float(lam)
 
     @property

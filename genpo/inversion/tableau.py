@@ -53,7 +53,7 @@ def get_tableau(name: str) -> Tableau:
     try:
         return TABLEAUS[name]
     except (KeyError, TypeError):
-        raise ConfigError(f"unknown tableau {name!r}; choose one of: {', '.join(TABLEAUS)}") from None
+        raise ConfigError(f"unknown tableau {name!r}; choose one of: {', '.join(TABLEAUS)}", field="tableau") from None
 
 
 def rk_increment(tableau: Tableau, field: VelocityField, x: Tensor, t: float, h: float) -> Tensor:

@@ -177,9 +177,9 @@ def make_policy(
         if v is not None
     }
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ConfigError(f"steps must be an integer >= 1, got {steps!r}")
+        raise ConfigError(f"steps must be an integer >= 1, got {steps!r}", field="steps")
     if p is not None and (not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 < float(p) < 1.0):
-        raise ConfigError(f"p must lie in the open interval (0, 1), got {p!r}")
+        raise ConfigError(f"p must lie in the open interval (0, 1), got {p!r}", field="p")
     build = MODELS.get(model)
     if model == "flow":
         return build(obs_dim, action_dim, **{**FLOW_DEFAULTS, **flow_args}, **options)

@@ -48,25 +48,27 @@ MIXINGS = ("lu", "permute", "none")
 def _check_int(name: str, val: object, lo: int, hi: int | None = None) -> int:
     if isinstance(val, bool) or not isinstance(val, int) or val < lo or (hi is not None and val > hi):
         bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ConfigError(f"{name} must be an integer {bound}, got {val!r}")
+        raise ConfigError(f"{name} must be an integer {bound}, got {val!r}", field=name)
     return val
 
 
 def _check_activation(activation: str) -> type[nn.Module]:
     if activation not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        raise ConfigError(
+            f"unknown activation {activation!r}; choose one of: {', '.join(ACTIVATIONS)}", field="activation"
+        )
     return ACTIVATIONS[activation]
 
 
 def _check_mixing(mixing: str) -> str:
     if mixing not in MIXINGS:
-        raise ConfigError(f"unknown mixing {mixing!r}; choose one of: {', '.join(MIXINGS)}")
+        raise ConfigError(f"unknown mixing {mixing!r}; choose one of: {', '.join(MIXINGS)}", field="mixing")
     return mixing
 
 
 def _check_tail_bound(tail_bound: float) -> float:
     if isinstance(tail_bound, bool) or not isinstance(tail_bound, (int, float)) or not 0 < tail_bound < math.inf:
-        raise ConfigError(f"tail_bound must be a finite number > 0, got {tail_bound!r}")
+        raise ConfigError(f"tail_bound must be a finite number > 0, got {tail_bound!r}", field="tail_bound")
     return float(tail_bound)
 
 
@@ -76,7 +78,8 @@ def _one_width(hidden: int | Sequence[int]) -> int:
         if len(hidden) != 1:
             raise ConfigError(
                 f"normflows conditioners have one width: hidden must be an integer or [width], got {list(hidden)!r} "
-                "(their depth is net_blocks)"
+                "(their depth is net_blocks)",
+                field="hidden",
             )
         return hidden[0]
     return hidden

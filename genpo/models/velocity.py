@@ -35,7 +35,9 @@ def make_activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()
     except KeyError:
-        raise ConfigError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}") from None
+        raise ConfigError(
+            f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}", field="activation"
+        ) from None
 
 
 def mlp(sizes: Sequence[int], activation: str, *, last_activation: bool = False) -> nn.Sequential:
@@ -72,7 +74,7 @@ class SinusoidalTimeEmbedding(nn.Module):
     ):
         super().__init__()
         if dim % 2:
-            raise ConfigError(f"time embedding dim must be even, got {dim}")
+            raise ConfigError(f"time embedding dim must be even, got {dim}", field="time_dim")
         self.dim, self.time_scale = dim, time_scale
         half = dim // 2
         freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float64) / half)
@@ -174,7 +176,7 @@ class MLPVelocity(VelocityNet):
     ) -> None:
         super().__init__()
         if not hidden:
-            raise ConfigError("hidden must name at least one layer width")
+            raise ConfigError("hidden must name at least one layer width", field="hidden")
         self.latent_dim, self.obs_dim = latent_dim, obs_dim
         self.time_embed = SinusoidalTimeEmbedding(time_dim, activation=activation)
         self.in_x = nn.Linear(latent_dim, hidden[0])
@@ -274,7 +276,10 @@ class ResMLPVelocity(MLPVelocity):
         time_dim: int = 32,
     ) -> None:
         if hidden is not None and (width is not None or blocks is not None):
-            raise ConfigError("resmlp takes either hidden (one residual block per width) or width and blocks, not both")
+            raise ConfigError(
+                "resmlp takes either hidden (one residual block per width) or width and blocks, not both",
+                field="hidden",
+            )
         widths = (
             list(hidden)
             if hidden is not None
@@ -282,7 +287,10 @@ class ResMLPVelocity(MLPVelocity):
         )
         stream = widths[0] if widths else (256 if width is None else width)
         if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in [*widths, stream]):
-            raise ConfigError(f"resmlp widths must be positive integers, got {widths or stream!r}")
+            raise ConfigError(
+                f"resmlp widths must be positive integers, got {widths or stream!r}",
+                field="hidden" if hidden is not None else "width",
+            )
         super().__init__(latent_dim, obs_dim, hidden=(stream,), activation=activation, time_dim=time_dim)
         layers: list[nn.Module] = []
         for i, w in enumerate(widths):

@@ -113,7 +113,9 @@ class EnvConfig:
     )
     num_envs: int = setting(16, "Parallel sub-environments per process, in [1, 2**20].", integer(1, MAX_NUM_ENVS))
     options: dict[str, Any] = setting(
-        doc="Backend options passed to ``make_env`` (e.g. ``workers`` for Gymnasium).", check=MAPPING, factory=dict
+        doc="Backend options passed to ``make_env`` (e.g. ``workers`` for Gymnasium). One key: ``env.options.KEY``.",
+        check=MAPPING,
+        factory=dict,
     )
 
 
@@ -169,7 +171,8 @@ class PolicyConfig:
     normalize_obs: bool = setting(True, "Running mean/std observation normalization, saved with the policy.", BOOLEAN)
     options: dict[str, Any] = setting(
         doc="""Keyword options of the chosen parts (e.g. ``method``, ``rtol``, ``probes``, ``init_log_std``); each
-        must be taken by one of them (an option none takes is refused, naming each part's options).""",
+        must be taken by one of them (an option none takes is refused, naming each part's options). One key:
+        ``policy.options.KEY``.""",
         check=MAPPING,
         factory=dict,
     )
@@ -374,7 +377,7 @@ def apply_overrides(cfg: TrainConfig, data: dict[str, Any]) -> TrainConfig:
     out = {}
     for name, cls in SECTIONS.items():
         section = getattr(cfg, name)
-        updates = data.get(name) or {}
+        updates = _with_mapping_keys(name, section, data.get(name) or {})
         allowed = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(updates) - allowed)
         if unknown:
@@ -385,6 +388,26 @@ def apply_overrides(cfg: TrainConfig, data: dict[str, Any]) -> TrainConfig:
     if unknown_sections:
         raise ConfigError(f"unknown config section(s) {', '.join(unknown_sections)}; allowed: {', '.join(SECTIONS)}")
     return TrainConfig(**out)
+
+
+def _with_mapping_keys(name: str, section: Any, updates: dict[str, Any]) -> dict[str, Any]:
+    """``updates`` with each ``FIELD.KEY`` of a mapping field (``options.rtol``) set in a copy of that mapping,
+    after the whole mapping if one is given too; a dotted key of any other field is left for the caller to refuse.
+    """
+    mappings = {f.name for f in dataclasses.fields(section) if f.default_factory is dict}
+    out = {k: v for k, v in updates.items() if "." not in k}
+    for key, value in updates.items():
+        head, dot, option = key.partition(".")
+        if not dot:
+            continue
+        if head not in mappings:
+            out[key] = value
+            continue
+        current = out.get(head, getattr(section, head))
+        if not isinstance(current, dict):
+            raise ConfigError(f"{name}.{head} must be a mapping to set {name}.{key}, got {current!r}", f"{name}.{head}")
+        out[head] = {**current, option: value}
+    return out
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -436,7 +459,8 @@ def build_actor(policy: PolicyConfig, obs_dim: int, action_dim: int) -> Any:
     ``policy.options`` key no part takes or one that is a field of this section.
 
     Raises:
-        ConfigError: Naming the field, the chosen parts and the options each takes.
+        ConfigError: Naming the field, the chosen parts and the options each takes; a part's own check of an
+            option it was given is prefixed with the field that option came from (``policy.options.tol: ...``).
     """
     from genpo.models import make_policy
     from genpo.models.factory import describe_options, parts_of, takers
@@ -473,7 +497,21 @@ def build_actor(policy: PolicyConfig, obs_dim: int, action_dim: int) -> Any:
                 f"policy.{name}={value!r} is taken by none of the chosen parts ({describe_options(parts)})"
             )
     kwargs.update(policy.options)
-    return make_policy(obs_dim, action_dim, model=policy.model, **kwargs)
+    try:
+        return make_policy(obs_dim, action_dim, model=policy.model, **kwargs)
+    except ConfigError as exc:
+        where = _option_origin(policy, exc.field)
+        if where is None:
+            raise
+        raise ConfigError(f"{where}: {exc}", field=where) from None
+
+
+def _option_origin(policy: PolicyConfig, option: str | None) -> str | None:
+    """The policy field a part's option came from (``tol`` -> ``policy.options.tol``), None if not one."""
+    if option in policy.options:
+        return f"policy.options.{option}"
+    name = {**FLOW_FIELDS, "hidden": "hidden", "activation": "activation"}.get(option or "")
+    return None if name is None else f"policy.{name}"
 
 
 def check_parts(cfg: TrainConfig) -> Any:

@@ -8,7 +8,7 @@ import dataclasses
 import inspect
 
 from genpo.training.config import SECTIONS
-from genpo.training.fields import ALIASES, RENAMED, command_sections
+from genpo.training.fields import ALIASES, RENAMED, command_sections, mapping_fields
 from genpo.training.spec import default_of, doc_of
 
 
@@ -38,6 +38,12 @@ def render() -> str:
         + ". Old spellings still load (configurations and checkpoints written before a rename): "
         + ", ".join(f"`{k}` = `{v}`" for k, v in RENAMED.items())
         + ".",
+        "",
+        "One key of a mapping field ("
+        + ", ".join(f"`{m}`" for m in mapping_fields())
+        + ") is named `FIELD.KEY` and set on top of the keys already there: "
+        "`--set policy.options.rtol=1e-3` keeps the `method` a `--config` file gave, and `genpo ablate --vary "
+        "policy.options.probes=1,4` or a `genpo tune` space entry can search one part option.",
         "",
         "Precedence: defaults < `--preset` < the resumed checkpoint's configuration < `--config` < explicit options",
         "(`--set` and the named flags; one field given by both is refused).",

@@ -67,8 +67,15 @@ def field_of(dotted: str) -> dataclasses.Field:
     return next(f for f in dataclasses.fields(cls) if f.name == name)
 
 
+def mapping_fields() -> list[str]:
+    """The fields that hold a mapping of options (``env.options``, ``policy.options``): ``FIELD.KEY`` names one
+    key of it (``policy.options.rtol``), set on top of the keys the layers below set."""
+    return [d for d in all_fields() if field_of(d).default_factory is dict]
+
+
 def resolve_field(name: str, reserved: dict[str, str] | None = None) -> str:
-    """Dotted name of a field given as ``section.field``, a unique field name, an alias or an old spelling.
+    """Dotted name of a field given as ``section.field``, a unique field name, an alias or an old spelling, or of
+    one key of a mapping field (``policy.options.rtol``, kept as written after the field's name).
 
     Args:
         name: What the user typed (``-`` and ``_`` are the same).
@@ -82,7 +89,13 @@ def resolve_field(name: str, reserved: dict[str, str] | None = None) -> str:
     key = name.strip().replace("-", "_")
     fields = all_fields()
     key = RENAMED.get(key, key)
-    if key in ALIASES:
+    within = next((m for m in mapping_fields() if key.startswith(f"{m}.")), None)
+    if within is not None:
+        option = name.strip()[len(within) + 1 :].strip()
+        if not option:
+            raise ConfigError(f"{name!r} names no key of {within}; write {within}.KEY")
+        dotted = f"{within}.{option}"
+    elif key in ALIASES:
         dotted = ALIASES[key]
     elif key in fields:
         dotted = key
@@ -93,8 +106,9 @@ def resolve_field(name: str, reserved: dict[str, str] | None = None) -> str:
         if not matches:
             raise ConfigError(f"unknown configuration field {name!r}; allowed: {', '.join(fields)}")
         dotted = matches[0]
-    if reserved and dotted in reserved:
-        raise ConfigError(f"{dotted} is set by {reserved[dotted]}; it cannot be given here")
+    held = within or dotted
+    if reserved and held in reserved:
+        raise ConfigError(f"{held} is set by {reserved[held]}; it cannot be given here")
     return dotted
 
 
@@ -133,7 +147,9 @@ def nest(overrides: dict[str, Any], reserved: dict[str, str] | None = None) -> d
     """Turns flat overrides into ``{section: {field: value}}``.
 
     A key is a section holding a mapping (``policy={"hidden": [64]}``), or any name :func:`resolve_field`
-    reads (``"policy.hidden"``, ``max_iterations``, ``steps``, ``env`` holding an id string).
+    reads (``"policy.hidden"``, ``max_iterations``, ``steps``, ``env`` holding an id string). One key of a
+    mapping field stays dotted within its section (``{"policy": {"options.rtol": 1e-3}}``):
+    :func:`genpo.training.config.apply_overrides` sets it on top of the mapping it is applied to.
 
     Raises:
         ConfigError: An unknown, ambiguous or reserved name, or one field given twice.

@@ -72,7 +72,17 @@ def test_a_bad_part_option_checked_by_the_part_is_one_line_exit_2(tmp_path):
     config.write_text(yaml.safe_dump({**TINY, "policy": policy}))
     res = CliRunner().invoke(app, ["train", "--config", str(config), "--logdir", str(tmp_path / "logs")])
     assert res.exit_code == 2, res.output
-    assert res.output == "error: tol must be > 0, got -1\n"
+    assert res.output == "error: policy.options.tol: tol must be > 0, got -1\n"
+
+
+def test_a_part_option_set_by_key_names_its_field_and_the_flag(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "policy": {**TINY["policy"], "integrator": "euler"}}))
+    args = ["train", "--config", str(config), "--logdir", str(tmp_path / "logs"), "--set", "policy.options.tol=-1"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert res.output == "error: policy.options.tol: tol must be > 0, got -1 (option --set policy.options.tol=-1)\n"
+    assert not (tmp_path / "logs").exists()
 
 
 def test_bad_input_stays_one_line_exit_2_without_traceback(tmp_path):

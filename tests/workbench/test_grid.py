@@ -118,3 +118,11 @@ def test_duplicate_settings_and_fields():
         build_grid(["a=steps=1", "a=steps=2"], [], [1])
     with pytest.raises(ConfigError, match="given twice"):
         build_grid([], ["steps=1", "policy.steps=2"], [1])
+
+
+def test_one_key_of_part_options_can_be_varied_on_top_of_the_settings_options():
+    setting = "pfode=integrator=pf-ode likelihood=hutchinson 'policy.options={method: rk4}'"
+    grid, _ = build_grid([setting], ["policy.options.probes=1,4"], [1])
+    assert [c.name for c in grid.cells] == ["pfode_options.probes=1_s1", "pfode_options.probes=4_s1"]
+    cfgs = grid.configs(TrainConfig())
+    assert cfgs["pfode_options.probes=4_s1"].policy.options == {"method": "rk4", "probes": 4}

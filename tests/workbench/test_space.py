@@ -85,3 +85,11 @@ def test_bad_spaces_are_refused_naming_the_field_and_the_rule(data, phrase):
 def test_a_field_fixed_by_the_setting_cannot_be_searched_too():
     with pytest.raises(ConfigError, match="also set by --setting"):
         space({"lr": {"type": "float", "low": 0.1, "high": 0.2}}, fixed={"algo.learning_rate": 0.01})
+
+
+def test_one_key_of_part_options_is_searched_on_top_of_the_fixed_options():
+    fixed = {"policy.integrator": "pf-ode", "policy.likelihood": "hutchinson", "policy.options": {"method": "rk4"}}
+    s = space({"policy.options.probes": {"type": "int", "low": 1, "high": 4}}, fixed)
+    assert [p.field for p in s.params] == ["policy.options.probes"]
+    with pytest.raises(ConfigError, match=r"policy\.options\.probes = 0 is not a valid value: .*probes must be"):
+        space({"policy.options.probes": {"type": "int", "low": 0, "high": 4}}, fixed)
