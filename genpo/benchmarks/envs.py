@@ -12,9 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ def measure_env_stepping(
     """Times ``env.step`` with uniform random actions in the action bounds for each combination.
 
     All combinations are built first and then timed round-robin, ``repeats`` trials of ``seconds`` each:
-    interleaving spreads other load on a shared machine over all combinations.
+    interleaving spreads other load on a shared machine over all combinations. An environment whose backend holds
+    one per process (IsaacLab, :attr:`~genpo.envs.VecEnv.one_per_process`) is timed as soon as it is built and
+    closed before the next one is made.
 
     Args:
         env_ids: Ids for :func:`genpo.envs.make_env`.
@@ -76,47 +80,57 @@ def measure_env_stepping(
     gen = torch.Generator().manual_seed(seed)
     workers = list(workers)
     combos = [(e, n, w) for e in env_ids for n in num_envs for w in (workers if parse_env_id(e)[0] == "gym" else [0])]
-    envs: list = []
-    best = [0.0] * len(combos)
-    durations: list[list[float]] = [[] for _ in combos]
+    open_envs: dict[int, Any] = {}
+    timings = [_Timing() for _ in combos]
     try:
-        for env_id, n, w in combos:
+        for k, (env_id, n, w) in enumerate(combos):
             extra = {"workers": w} if parse_env_id(env_id)[0] == "gym" else {}
-            envs.append(make_env(env_id, n, seed=seed, device=device, **extra, **(options or {})))
-            envs[-1].reset()
-        actions = []
-        for env in envs:
-            low = env.action_low.cpu() if env.action_low is not None else -torch.ones(env.action_dim)
-            high = env.action_high.cpu() if env.action_high is not None else torch.ones(env.action_dim)
-            # Random actions drawn up front: the timing covers the env, not the RNG.
-            rand = torch.rand(64, env.num_envs, env.action_dim, generator=gen)
-            actions.append((low + (high - low) * rand).to(env.device))
-            for i in range(warmup):
-                env.step(actions[-1][i % 64])
+            env = make_env(env_id, n, seed=seed, device=device, **extra, **(options or {}))
+            open_envs[k] = env
+            env.reset()
+            timings[k].start(env, gen, warmup)
+            if env.one_per_process:
+                for _ in range(repeats):
+                    timings[k].trial(env, seconds)
+                open_envs.pop(k).close()
         for _ in range(repeats):
-            for k, env in enumerate(envs):
-                count, t0 = 0, time.perf_counter()
-                last = t0
-                while last - t0 < seconds:
-                    env.step(actions[k][count % 64])
-                    now = time.perf_counter()
-                    durations[k].append(now - last)
-                    last, count = now, count + 1
-                best[k] = max(best[k], env.num_envs * count / (last - t0))
+            for k, env in open_envs.items():
+                timings[k].trial(env, seconds)
     finally:
-        for env in envs:
+        for env in open_envs.values():
             env.close()
     return [
-        EnvBenchRow(
-            env_id,
-            n,
-            int(getattr(env, "workers", w)),
-            best[k],
-            n / float(np.quantile(durations[k], 0.1)),
-            len(durations[k]),
-        )
-        for k, ((env_id, n, w), env) in enumerate(zip(combos, envs, strict=True))
+        EnvBenchRow(env_id, n, t.workers, t.best, n / float(np.quantile(t.durations, 0.1)), len(t.durations))
+        for (env_id, n, _), t in zip(combos, timings, strict=True)
     ]
+
+
+class _Timing:
+    """One combination's random actions, best rate and single-step durations."""
+
+    def __init__(self) -> None:
+        self.best, self.durations, self.workers = 0.0, [], 0
+        self.actions: Tensor | None = None
+
+    def start(self, env: Any, gen: torch.Generator, warmup: int) -> None:
+        low = env.action_low.cpu() if env.action_low is not None else -torch.ones(env.action_dim)
+        high = env.action_high.cpu() if env.action_high is not None else torch.ones(env.action_dim)
+        # Random actions drawn up front: the timing covers the env, not the RNG.
+        rand = torch.rand(64, env.num_envs, env.action_dim, generator=gen)
+        self.actions = (low + (high - low) * rand).to(env.device)
+        self.workers = int(getattr(env, "workers", 0))
+        for i in range(warmup):
+            env.step(self.actions[i % 64])
+
+    def trial(self, env: Any, seconds: float) -> None:
+        count, t0 = 0, time.perf_counter()
+        last = t0
+        while last - t0 < seconds:
+            env.step(self.actions[count % 64])
+            now = time.perf_counter()
+            self.durations.append(now - last)
+            last, count = now, count + 1
+        self.best = max(self.best, env.num_envs * count / (last - t0))
 
 
 def measure_gymnasium_single(env_id: str, seconds: float = 0.5, repeats: int = 3, seed: int = 0) -> tuple[float, float]:

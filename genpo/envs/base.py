@@ -54,6 +54,8 @@ class VecEnv(ABC):
         action_high: Upper action bounds ``[action_dim]`` or ``None``.
         max_episode_length: Steps after which an episode is truncated, if known.
         env_id: The id it was made from (e.g. ``"gym:HalfCheetah-v5"``).
+        one_per_process: Whether its backend holds one environment per process at a time (IsaacLab's simulation
+            is a process-wide singleton): another can only be made after this one is closed.
     """
 
     num_envs: int
@@ -65,6 +67,7 @@ class VecEnv(ABC):
     action_high: Tensor | None = None
     max_episode_length: int | None = None
     env_id: str = ""
+    one_per_process: bool = False
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> tuple[Tensor, dict[str, Any]]:

@@ -40,6 +40,8 @@ class IsaacLabVecEnv(VecEnv):
         is_finite_horizon: Whether time-outs are terminal for this task (then ``truncated`` is always False).
     """
 
+    one_per_process = True  # IsaacLab's SimulationContext is a process-wide singleton
+
     def __init__(
         self,
         env: Any,
