@@ -102,6 +102,12 @@ def ablate(
     launcher: str = launcher_option(),
     launcher_option: list[str] = launcher_options_option(),
     smooth: int = typer.Option(5, "--smooth", help="Moving-average window (iterations) of the figures."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Validate the grid and print every cell with what it sets and whether it would run; start nothing.",
+        rich_help_panel=GRID_PANEL,
+    ),
     *,
     given: dict[str, Any],
 ) -> None:
@@ -118,7 +124,7 @@ def ablate(
     """
     from genpo.cli.plot import print_report
     from genpo.workbench.ablate import ablate as run_ablation
-    from genpo.workbench.ablate import base_config, plan
+    from genpo.workbench.ablate import base_config, check_launch, plan
     from genpo.workbench.runner import default_jobs
 
     console = make_console()
@@ -127,9 +133,12 @@ def ablate(
     options = parse_options(launcher_option)
     if smooth < 1:
         raise ConfigError(f"--smooth must be >= 1, got {smooth}")
-    state, report = run_ablation(
-        ablation, jobs if jobs is not None else default_jobs(), launcher, options, console, smooth
-    )
+    jobs = jobs if jobs is not None else default_jobs()
+    if dry_run:
+        check_launch(jobs, launcher)
+        print_plan(console, ablation, launcher, jobs)
+        return
+    state, report = run_ablation(ablation, jobs, launcher, options, console, smooth)
     print_report(console, report, out, f"summary: {out / 'summary.md'}")
     if state == "interrupted":
         console.print("interrupted: rerun the same command to continue", highlight=False)
@@ -138,3 +147,25 @@ def ablate(
         failed = [c.name for c in ablation.cells if c.state == "failed"]
         console.print(f"[bold red]failed cells:[/] {', '.join(failed)} (see cell.log in each)", highlight=False)
         raise typer.Exit(1)
+
+
+def print_plan(console: Any, ablation: Any, launcher: str, jobs: int) -> None:
+    """``--dry-run``'s output: the notes, one line per cell (name, state, what it sets), the pending budget."""
+    from genpo.workbench.ablate import pending_env_steps, planned_cells
+
+    for note in ablation.notes:
+        console.print(f"note: {note}", highlight=False)
+    rows = planned_cells(ablation)
+    width = max(len(name) for name, _, _ in rows)
+    for name, state, sets in rows:
+        text = " ".join(f"{k}={v}" for k, v in sets.items())
+        console.print(f"{name:<{width}}  {'would run' if state == 'pending' else 'done':<9}  {text}",
+                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+    pending = sum(state == "pending" for _, state, _ in rows)
+    steps = pending_env_steps(ablation)
+    budget = f"{steps:,} env steps" if steps is not None else "budgets in iterations"
+    console.print(
+        f"dry run: {len(rows)} cells, {pending} would run ({budget}), {jobs} at a time, launcher {launcher}, "
+        f"under {ablation.out}; nothing was started or written",
+        highlight=False,
+    )

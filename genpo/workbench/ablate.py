@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,31 @@ def driver_lock(out: Path, command: str = "genpo ablate") -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def check_launch(jobs: int, launcher: str) -> Callable[[Path, dict[str, Any]], Any]:
+    """The launcher ``launcher`` names (:data:`~genpo.workbench.runner.LAUNCHERS`), once ``jobs`` is checked too.
+
+    Raises:
+        ConfigError: ``jobs`` below 1, or an unknown launcher (naming the registered ones).
+    """
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    if launcher not in LAUNCHERS:
+        raise ConfigError(f"unknown launcher {launcher!r}; choose one of: {', '.join(LAUNCHERS.names())}")
+    return LAUNCHERS.get(launcher)
+
+
+def planned_cells(ablation: AblationPlan) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(cell name, state, what the cell sets on top of the base)`` for every cell, in grid order: what a run
+    of ``ablation`` would start (``pending``) or skip (``skipped``: finished before)."""
+    return [(c.name, c.state, dict(g.overrides)) for c, g in zip(ablation.cells, ablation.grid.cells, strict=True)]
+
+
+def pending_env_steps(ablation: AblationPlan) -> int | None:
+    """The env-step budget of the cells still to run, or None when one of them is budgeted in iterations."""
+    budgets = [c.spec["config"]["run"]["total_steps"] for c in ablation.cells if c.state == "pending"]
+    return None if any(b is None for b in budgets) else sum(budgets)
+
+
 def ablate(
     ablation: AblationPlan,
     jobs: int,
@@ -175,11 +200,7 @@ def ablate(
 ) -> tuple[str, dict[str, Any]]:
     """Runs the pending cells, then writes the report; returns (``done`` | ``failed`` | ``interrupted``, report)."""
     console = console or make_console()
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
-    start = LAUNCHERS.get(launcher) if launcher in LAUNCHERS else None
-    if start is None:
-        raise ConfigError(f"unknown launcher {launcher!r}; choose one of: {', '.join(LAUNCHERS.names())}")
+    start = check_launch(jobs, launcher)
     ensure_folder(ablation.out, "ablation folder (--out)", create=False)  # a file in the way fails before any cell
     runner = start(ablation.out, dict(launcher_options or {}))  # a bad launcher is refused before any folder
     with driver_lock(ablation.out):  # before any output: a second driver is refused first

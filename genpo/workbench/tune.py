@@ -49,9 +49,9 @@ from genpo.registry import Registry
 from genpo.training.config import TrainConfig
 from genpo.training.fields import nest
 from genpo.training.files import ensure_folder, write_atomic
-from genpo.workbench.ablate import driver_lock, plain_json
+from genpo.workbench.ablate import check_launch, driver_lock, plain_json
 from genpo.workbench.grid import parse_setting
-from genpo.workbench.runner import LAUNCHERS, CellRun, Launcher, sigterm_as_interrupt, stop_cells
+from genpo.workbench.runner import CellRun, Launcher, sigterm_as_interrupt, stop_cells
 from genpo.workbench.runs import RETURN_TAG, read_cell, write_json
 from genpo.workbench.space import SearchSpace, load_space
 
@@ -622,9 +622,7 @@ def tune(
         RunFolderError: Another driver runs this study, or a run is still alive from a killed driver.
     """
     console = console or make_console()
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
-    start = _registered(LAUNCHERS, launcher, "launcher")
+    start = check_launch(jobs, launcher)
     ensure_folder(plan.out, "study folder (--out)", create=False)
     runner = start(plan.out, dict(launcher_options or {}))
     with driver_lock(plan.out, "genpo tune"):

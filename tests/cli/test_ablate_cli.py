@@ -80,6 +80,19 @@ def test_tiny_grid_end_to_end_then_a_rerun_skips_every_cell(tmp_path, tiny, genp
     assert "started" not in again.stdout
     assert {n: [p.stat().st_mtime_ns for p in sorted(d.iterdir())] for n, d in found.items()} == stamps
 
+    # --dry-run with a third seed: the finished cells are shown done, the new ones would run; nothing is written
+    listing = sorted(p.name for p in out.rglob("*"))
+    dry = genpo_cli(*[a if a != "1,2" else "1,2,3" for a in args], "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    lines = {line.split()[0]: line.split(maxsplit=1)[1] for line in dry.stdout.splitlines() if line.startswith("small")}
+    assert len(lines) == 6
+    assert lines["small_id=builtin-PointMass_s1"].startswith("done")
+    assert lines["small_id=builtin-MultiGoal_s3"] == (
+        "would run  algo.learning_rate=0.001 env.id=builtin:MultiGoal run.seed=3"
+    )
+    assert "dry run: 6 cells, 2 would run (128 env steps)" in dry.stdout and "nothing was started" in dry.stdout
+    assert sorted(p.name for p in out.rglob("*")) == listing
+
 
 def test_killed_and_interrupted_cells_resume_from_their_checkpoints(tmp_path, tiny):
     out = tmp_path / "abl"
@@ -152,6 +165,8 @@ def test_a_background_ablation_refuses_a_second_driver_and_stops_on_sigterm(tmp_
         (["--launcher", "nope"], "unknown launcher 'nope'; choose one of: local, slurm, submitit-local"),
         (["--launcher", "slurm"], "sbatch"),
         (["--jobs", "0"], "--jobs must be >= 1"),
+        (["--dry-run", "--vary", "stepz=1,2"], "unknown configuration field 'stepz'"),
+        (["--dry-run", "--launcher", "nope"], "unknown launcher 'nope'"),
     ],
 )
 def test_bad_grids_are_refused_with_exit_2_and_no_run_folder(tmp_path, tiny, extra, message):
