@@ -40,7 +40,8 @@ class Rollout:
 
     Args:
         ac: The actor-critic acting in the environment.
-        cfg: Algorithm settings (``steps_per_env``, ``gamma``, ``lam``, ``normalize_reward``).
+        cfg: Algorithm settings (``steps_per_env``, ``gamma``, ``lam``, ``normalize_reward``,
+            ``freeze_obs_normalizer``).
         num_envs: Sub-environments of this rank.
         device: Where the rollout lives.
         dist: This process's rank info.
@@ -56,7 +57,8 @@ class Rollout:
             cfg.steps_per_env, num_envs, policy.obs_dim, width, policy.latent_dim, device, policy.score_shape
         )
         self.reward_norm = RewardNormalizer(num_envs, cfg.gamma).to(device) if cfg.normalize_reward else None
-        self.normalize_obs = not isinstance(ac.obs_norm, torch.nn.Identity)
+        # whether observations update the running statistics (the actor-critic applies them either way)
+        self.update_obs_norm = not isinstance(ac.obs_norm, torch.nn.Identity) and not cfg.freeze_obs_normalizer
         self._transition: tuple[Tensor, ...] = ()
         self.score_finite = torch.ones((), dtype=torch.bool, device=device)
 
@@ -108,7 +110,7 @@ class Rollout:
         In a distributed job the step's moments are only accumulated, and :meth:`flush` reduces them over
         ranks once per rollout (one collective, not one per environment step).
         """
-        if not self.normalize_obs:
+        if not self.update_obs_norm:
             return
         norms = [(self.ac.obs_norm, obs)] + ([(self.ac.critic_obs_norm, critic_obs)] if self.ac.asymmetric else [])
         for norm, x in norms:
@@ -121,7 +123,7 @@ class Rollout:
         """Distributed jobs: one all-reduce of everything the rollout accumulated (no-op in one process)."""
         if not self.dist.enabled:
             return
-        if self.normalize_obs:
+        if self.update_obs_norm:
             self.ac.obs_norm.flush(all_reduce_sum)
             if self.ac.asymmetric:
                 self.ac.critic_obs_norm.flush(all_reduce_sum)

@@ -244,6 +244,13 @@ class AlgoConfig:
         for a run started from pretrained weights with ``run.init``); >= 0.""",
         integer(0, MAX_ITERATIONS),
     )
+    freeze_obs_normalizer: bool = setting(
+        False,
+        """Keep the observation normalizer's statistics as the run starts with them: from ``run.init``'s
+        checkpoint (DPPO and ReinFlow keep the demonstrations' normalization while fine-tuning) or a resumed
+        run's; a fresh run without ``run.init`` keeps mean 0, std 1. Needs ``policy.normalize_obs``.""",
+        BOOLEAN,
+    )
     normalize_reward: bool = setting(
         False,
         """Scale rewards by the running std of the discounted return, clipped to [-10, 10] (CleanRL's
@@ -552,7 +559,16 @@ def _budget_set(cfg: TrainConfig) -> None:
         raise ConfigError("set a budget: run.max_iterations or run.total_steps", field="run.max_iterations")
 
 
-RULES: tuple[Rule, ...] = (_rollout_fits, _minibatches_fit, _budget_set)
+def _frozen_normalizer_exists(cfg: TrainConfig) -> None:
+    if cfg.algo.freeze_obs_normalizer and not cfg.policy.normalize_obs:
+        raise ConfigError(
+            "algo.freeze_obs_normalizer=True needs policy.normalize_obs=True: without a normalizer there is "
+            "nothing to freeze",
+            field="algo.freeze_obs_normalizer",
+        )
+
+
+RULES: tuple[Rule, ...] = (_rollout_fits, _minibatches_fit, _budget_set, _frozen_normalizer_exists)
 """Rules that relate fields of different sections, checked after each field's own constraint."""
 
 

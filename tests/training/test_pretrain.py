@@ -143,6 +143,24 @@ def test_critic_warmup_leaves_the_actor_bit_identical(pretrained, tmp_path: Path
     trainer.env.close()
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_frozen_observation_normalizer_keeps_the_pretrained_statistics(pretrained, tmp_path: Path, freeze) -> None:
+    small = {"steps_per_env": 8, "num_epochs": 1, "num_minibatches": 2, "freeze_obs_normalizer": freeze}
+    run = prepare(None, init=str(pretrained.run_dir), num_envs=4, max_iterations=2, algo=small)
+    trainer = Trainer(run.config)
+    before = {k: v.clone() for k, v in trainer.ac.obs_norm.state_dict().items()}
+    trainer.train(None)
+    trainer.env.close()
+    after = trainer.ac.obs_norm.state_dict()
+    same = all(torch.equal(v, after[k]) for k, v in before.items())
+    assert same == freeze  # frozen: the demonstrations' statistics exactly; else 2 rollouts folded in
+
+
+def test_freezing_a_normalizer_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"algo\.freeze_obs_normalizer=True needs policy\.normalize_obs=True"):
+        prepare(None, policy={"normalize_obs": False}, algo={"freeze_obs_normalizer": True})
+
+
 def test_an_ablation_setting_can_start_from_a_checkpoint(pretrained) -> None:
     from genpo.training.config import TrainConfig
     from genpo.workbench.grid import build_grid
