@@ -73,6 +73,12 @@ def tune(
     jobs: int | None = jobs_option("Runs"),
     launcher: str = launcher_option(),
     launcher_option: list[str] = launcher_options_option(),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Validate the study and print its space, setting and budget; start nothing, write nothing.",
+        rich_help_panel=STUDY_PANEL,
+    ),
     *,
     given: dict[str, Any],
 ) -> None:
@@ -87,7 +93,7 @@ def tune(
     [bold]genpo tune --env gym:Hopper-v5 --setting fpo="integrator=euler likelihood=cfm" --space space.yaml
     --trials 40 --seeds 1,2 --total-steps 200000 --pruner median --out tune/hopper-fpo[/]
     """
-    from genpo.workbench.ablate import base_config
+    from genpo.workbench.ablate import base_config, check_launch
     from genpo.workbench.runner import default_jobs
     from genpo.workbench.tune import plan_study
     from genpo.workbench.tune import tune as run_study
@@ -97,7 +103,12 @@ def tune(
     plan = plan_study(out, setting, space, parse_seeds(seeds), base, trials, objective, pruner, episodes,
                       sampler_seed, startup_trials)  # fmt: skip
     options = parse_options(launcher_option)
-    state, results = run_study(plan, jobs if jobs is not None else default_jobs(), launcher, options, console)
+    jobs = jobs if jobs is not None else default_jobs()
+    if dry_run:
+        check_launch(jobs, launcher)
+        print_plan(console, plan, launcher, jobs)
+        return
+    state, results = run_study(plan, jobs, launcher, options, console)
     console.print(f"trials: {out / 'trials.md'}", highlight=False)
     console.print((out / "trials.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     for path in results["figures"]:
@@ -112,3 +123,27 @@ def tune(
         console.print("[bold red]some trials failed[/] (their error is in trials.csv; see cell.log in each run)",
                       highlight=False)  # fmt: skip
         raise typer.Exit(1)
+
+
+def print_plan(console: Any, plan: Any, launcher: str, jobs: int) -> None:
+    """``--dry-run``'s output: the setting, each searched field with its range, the objective and the budget."""
+    from genpo.workbench.tune import OBJECTIVES, STUDY_FILE
+
+    fixed = " ".join(f"{k}={v}" for k, v in plan.fixed.items()) or "nothing beyond the base"
+    console.print(f"setting {plan.setting}: {fixed}; env {plan.base.env.id}", highlight=False, markup=False)
+    width = max(len(p.field) for p in plan.space.params)
+    for p in plan.space.params:
+        if p.kind == "categorical":
+            what = "one of " + ", ".join(map(str, p.values))
+        else:
+            what = f"{p.kind} in [{p.low}, {p.high}]" + (", log scale" if p.log else "")
+        console.print(f"  {p.field:<{width}}  {what}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"objective: {OBJECTIVES.get(plan.objective).describe}", highlight=False, markup=False)
+    runs = plan.trials * len(plan.seeds)
+    again = " (OUT holds this study: a run continues it)" if (plan.out / STUDY_FILE).exists() else ""
+    console.print(
+        f"dry run: {plan.trials} trials x {len(plan.seeds)} seed(s) = {runs} runs of {plan.budget:,} env steps "
+        f"(at most {runs * plan.budget:,}; the {plan.pruner} pruner stops some early), {jobs} at a time, "
+        f"launcher {launcher}, under {plan.out}{again}; nothing was started or written",
+        highlight=False,
+    )

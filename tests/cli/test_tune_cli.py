@@ -179,3 +179,20 @@ def test_submitit_local_executor_runs_the_same_study_with_the_eval_objective(tmp
     returns = json.loads((run / "cell.json").read_text())["eval_returns"]
     assert len(returns) == 2 and trial.value == pytest.approx(sum(returns) / 2)  # --episodes 2, one seed
     assert "parameter importances need at least 2 completed trials" in (out / "trials.md").read_text()
+
+
+def test_a_dry_run_prints_the_study_and_writes_nothing(tmp_path, files):
+    from typer.testing import CliRunner
+
+    from genpo.cli.main import app
+
+    out = tmp_path / "study"
+    res = CliRunner().invoke(app, tune_args(out, files, "--seeds", "1,2", "--dry-run", trials=5))
+    assert res.exit_code == 0, res.output
+    lines = [" ".join(line.split()) for line in res.output.splitlines()]
+    assert "algo.learning_rate float in [0.0001, 0.01], log scale" in lines
+    assert "algo.schedule one of adaptive, fixed" in lines
+    assert "dry run: 5 trials x 2 seed(s) = 10 runs of 320 env steps (at most 3,200;" in " ".join(lines)
+    assert not out.exists()
+    bad = CliRunner().invoke(app, tune_args(out, files, "--dry-run", "--launcher", "nope"))
+    assert bad.exit_code == 2 and "unknown launcher 'nope'" in bad.output and not out.exists()
