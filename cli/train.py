@@ -91,6 +91,12 @@ def train(
         help="Start N processes on this machine with torchrun (implies --distributed).",
         rich_help_panel=DIST_PANEL,
     ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Resolve and validate the configuration (and the checkpoint a resume or --init reads), print it as "
+        "the run's params/config.yaml would hold it, and exit; builds no environment, writes nothing.",
+    ),
     *,
     given: dict[str, Any],
 ) -> None:
@@ -111,6 +117,8 @@ def train(
     from genpo.training import api
 
     console = make_console()
+    if dry_run and (nproc is not None or distributed):
+        raise ConfigError("--dry-run prints the configuration of one process; drop --nproc/--distributed")
     if nproc is not None:
         if nproc < 1:
             raise ConfigError(f"--nproc must be >= 1, got {nproc}")
@@ -121,6 +129,10 @@ def train(
         raise ConfigError("use either --resume or --checkpoint, not both")
     overrides, set_flags = with_set(given, set_)
     try:
+        if dry_run:
+            _print_resolved(console, api.prepare(config, preset=preset, resume=resume, checkpoint=checkpoint,
+                                                 **overrides))  # fmt: skip
+            return
         result = api.train(
             config,
             preset=preset,
@@ -146,3 +158,22 @@ def train(
             f"mean return (last 100 episodes) {ret}",
             highlight=False,
         )
+
+
+def _print_resolved(console: Any, run: Any) -> None:
+    """``--dry-run``'s output: where the run would resume from, its configuration as YAML, where it would write."""
+    import yaml
+
+    from genpo.training.runner import env_folder_name
+
+    if run.checkpoint is not None:
+        console.print(f"# resumes from {run.checkpoint_path} (iteration {run.checkpoint['iteration']})",
+                      highlight=False, markup=False)  # fmt: skip
+    cfg = run.config
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip("\n")
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+    where = f"{cfg.run.logdir}/genpo/{env_folder_name(cfg.env.id)}/<date>" + (
+        f"_{cfg.run.run_name}" if cfg.run.run_name else ""
+    )
+    console.print(f"# dry run: valid; a run would write {where}; the environment was not built, nothing was written",
+                  highlight=False, markup=False)  # fmt: skip

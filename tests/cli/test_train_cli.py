@@ -149,7 +149,7 @@ def test_resuming_with_another_architecture_is_refused(tmp_path, tiny_config, tr
     assert "keeps its architecture" in proc.stdout + proc.stderr
 
 
-def test_set_reaches_any_field_and_a_resume_keeps_the_architecture(tmp_path, tiny_config, train):
+def test_set_reaches_any_field_and_a_resume_keeps_the_architecture(tmp_path, tiny_config, train, genpo_cli):
     proc = train("--set", "hidden=[12, 12]", "--set", "algo.num_epochs=2", "--set", "policy.options={probes: 2}",
                  "--integrator", "pf-ode", "--likelihood", "hutchinson")  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -159,6 +159,16 @@ def test_set_reaches_any_field_and_a_resume_keeps_the_architecture(tmp_path, tin
     proc = train("--resume", "--set", "hidden=[16]")
     assert proc.returncode == 2
     assert "keeps its architecture" in proc.stdout + proc.stderr
+
+    # --dry-run: the resumed configuration, one option key changed, printed as params/config.yaml holds it
+    dry = genpo_cli("train", "--checkpoint", str(_run_dir(tmp_path)), "--set", "policy.options.probes=3", "--dry-run",
+                    cwd=tmp_path)  # fmt: skip
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert dry.stdout.startswith(f"# resumes from {_run_dir(tmp_path)}")
+    printed = yaml.safe_load("\n".join(line for line in dry.stdout.splitlines() if not line.startswith("#")))
+    assert printed == {**saved, "policy": {**saved["policy"], "options": {"probes": 3}}}
+    assert "# dry run: valid" in dry.stdout
+    _run_dir(tmp_path)  # still one run folder: nothing was written
 
 
 def test_underscore_spellings_are_accepted(tmp_path, tiny_config, genpo_cli):
