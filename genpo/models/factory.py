@@ -100,7 +100,8 @@ def route(
         every = sorted(set().union(*(names or set() for _, names in parts.values())))
         raise ConfigError(
             f"unknown option(s) {', '.join(unknown)} for {where}; accepted options: {', '.join(every) or 'none'} "
-            f"({describe_options(parts)})"
+            f"({describe_options(parts)})",
+            field=unknown[0],
         )
     return out
 

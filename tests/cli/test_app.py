@@ -83,6 +83,10 @@ def test_a_part_option_set_by_key_names_its_field_and_the_flag(tmp_path):
     assert res.exit_code == 2, res.output
     assert res.output == "error: policy.options.tol: tol must be > 0, got -1 (option --set policy.options.tol=-1)\n"
     assert not (tmp_path / "logs").exists()
+    res = CliRunner().invoke(app, [*args[:-2], "--set", "policy.options.depth=3"])  # a key no part takes
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: policy.options.depth: unknown option(s) depth for flow/mlp/euler/exact;")
+    assert res.output.rstrip().endswith("(option --set policy.options.depth=3)")
 
 
 def test_bad_input_stays_one_line_exit_2_without_traceback(tmp_path):
