@@ -15,7 +15,7 @@ from genpo.training.fields import field_of
 from genpo.training.spec import default_of, doc_of
 
 # Options of `genpo train` that are not configuration fields (how to run, not what).
-NOT_FIELDS = {"preset", "config", "resume", "checkpoint", "distributed", "nproc", "set_"}
+NOT_FIELDS = {"preset", "config", "resume", "checkpoint", "distributed", "nproc", "set_", "dry_run"}
 # pretrain fields with an option of `genpo pretrain` (the others: --set pretrain.FIELD=VALUE)
 NAMED_PRETRAIN = {"epochs", "batch_size", "learning_rate", "objective", "validation_fraction", "eval_episodes"}
 
