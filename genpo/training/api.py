@@ -79,17 +79,19 @@ def _same(new: Any, old: Any) -> bool:
 
 
 def check_architecture_kept(layers: dict[str, dict[str, Any]], checkpoint_config: dict[str, Any]) -> None:
-    """A resumed run keeps its architecture: no layer may change an :data:`ARCH_FIELDS` field.
+    """A resumed run keeps its architecture: the layer that decides an :data:`ARCH_FIELDS` field may not change it.
 
     Args:
-        layers: What each layer (named in the message) sets, as nested dicts.
+        layers: What each layer (named in the message) sets, as nested dicts, lowest precedence first: the
+            highest layer that sets a field decides it (a file's other ``hidden`` overridden back to the trained
+            value by ``--set`` is fine).
         checkpoint_config: The resumed checkpoint's configuration.
 
     Raises:
-        ConfigError: Naming the layer, the field, the new and the trained value.
+        ConfigError: Naming the deciding layer, the field, the new and the trained value.
     """
-    for where, data in layers.items():
-        for section, name in ARCH_FIELDS:
+    for section, name in ARCH_FIELDS:
+        for where, data in reversed(list(layers.items())):
             sec = data.get(section) or {}
             if name not in sec or sec[name] is None:
                 continue
@@ -99,6 +101,7 @@ def check_architecture_kept(layers: dict[str, dict[str, Any]], checkpoint_config
                     f"{where} sets {section}.{name}={sec[name]!r} but the checkpoint was trained with {old!r}; "
                     "a resumed run keeps its architecture"
                 )
+            break
 
 
 def check_task_kept(layers: dict[str, dict[str, Any]], checkpoint_config: dict[str, Any]) -> None:

@@ -88,6 +88,10 @@ def test_resume_keeps_architecture_and_finds_latest(tmp_path):
     changed["policy"]["hidden"] = [8]
     with pytest.raises(ConfigError, match=r"the configuration sets policy.hidden=\[8\]"):
         api.prepare(changed, checkpoint=first.run_dir)
+    # the layer that decides counts: the file's other width set back to the trained one by an override is fine
+    assert api.prepare(changed, checkpoint=first.run_dir, hidden=[16, 16]).config.policy.hidden == [16, 16]
+    with pytest.raises(ConfigError, match=r"the overrides sets policy.hidden=\[4\]"):
+        api.prepare(small(tmp_path), checkpoint=first.run_dir, hidden=[4])
     # Same architecture restated is fine; the run continues where the checkpoint ended.
     again = genpo.train(small(tmp_path), checkpoint="latest", console=QUIET)
     assert again.iterations == 4 and (again.run_dir / "model_4.pt").is_file()
