@@ -110,16 +110,21 @@ def check_task_kept(layers: dict[str, dict[str, Any]], checkpoint_config: dict[s
     Same observation and action sizes are not enough: the normalizer statistics, the value function and
     the saved environment state belong to the task. (Evaluating on another task is ``genpo play --env``.)
 
+    Args:
+        layers: As for :func:`check_architecture_kept` (the highest layer that sets ``env.id`` decides).
+        checkpoint_config: The resumed checkpoint's configuration.
+
     Raises:
-        ConfigError: Naming the layer, the new and the trained environment id.
+        ConfigError: Naming the deciding layer, the new and the trained environment id.
     """
     from genpo.envs import parse_env_id
 
     old = (checkpoint_config.get("env") or {}).get("id")
-    for where, data in layers.items():
-        new = (data.get("env") or {}).get("id")
-        if new is None or old is None or parse_env_id(new) == parse_env_id(old):
-            continue
+    decided = [(where, new) for where, data in layers.items() if (new := (data.get("env") or {}).get("id")) is not None]
+    if decided and old is not None:
+        where, new = decided[-1]
+        if parse_env_id(new) == parse_env_id(old):
+            return
         raise ConfigError(
             f"{where} sets env.id={new!r} but the checkpoint was trained on {old!r}; a resumed run continues on "
             f"its own task (its normalizer, value function and saved episodes belong to it). Start a new run "

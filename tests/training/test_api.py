@@ -92,6 +92,13 @@ def test_resume_keeps_architecture_and_finds_latest(tmp_path):
     assert api.prepare(changed, checkpoint=first.run_dir, hidden=[16, 16]).config.policy.hidden == [16, 16]
     with pytest.raises(ConfigError, match=r"the overrides sets policy.hidden=\[4\]"):
         api.prepare(small(tmp_path), checkpoint=first.run_dir, hidden=[4])
+    other_task = small(tmp_path)
+    other_task["env"]["id"] = "builtin:MultiGoal"
+    assert (
+        api.prepare(other_task, checkpoint=first.run_dir, env="builtin:PointMass").config.env.id == "builtin:PointMass"
+    )
+    with pytest.raises(ConfigError, match=r"the overrides sets env.id='builtin:MultiGoal' but the checkpoint"):
+        api.prepare(small(tmp_path), checkpoint=first.run_dir, env="builtin:MultiGoal")
     # Same architecture restated is fine; the run continues where the checkpoint ended.
     again = genpo.train(small(tmp_path), checkpoint="latest", console=QUIET)
     assert again.iterations == 4 and (again.run_dir / "model_4.pt").is_file()
