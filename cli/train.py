@@ -164,16 +164,12 @@ def _print_resolved(console: Any, run: Any) -> None:
     """``--dry-run``'s output: where the run would resume from, its configuration as YAML, where it would write."""
     import yaml
 
-    from genpo.training.runner import env_folder_name
+    from genpo.training.runner import make_run_dir
 
     if run.checkpoint is not None:
         console.print(f"# resumes from {run.checkpoint_path} (iteration {run.checkpoint['iteration']})",
                       highlight=False, markup=False)  # fmt: skip
-    cfg = run.config
-    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip("\n")
+    text = yaml.safe_dump(run.config.to_dict(), sort_keys=False).rstrip("\n")
     console.print(text, highlight=False, markup=False, soft_wrap=True)
-    where = f"{cfg.run.logdir}/genpo/{env_folder_name(cfg.env.id)}/<date>" + (
-        f"_{cfg.run.run_name}" if cfg.run.run_name else ""
-    )
-    console.print(f"# dry run: valid; a run would write {where}; the environment was not built, nothing was written",
-                  highlight=False, markup=False)  # fmt: skip
+    console.print(f"# dry run: valid; a run started now would write {make_run_dir(run.config)}; the environment was "
+                  "not built, nothing was written", highlight=False, markup=False)  # fmt: skip

@@ -78,6 +78,16 @@ def _same(new: Any, old: Any) -> bool:
     return new == old or (isinstance(new, (list, tuple)) and isinstance(old, (list, tuple)) and list(new) == list(old))
 
 
+def _deciding(layers: dict[str, dict[str, Any]], section: str, name: str) -> tuple[str, Any] | None:
+    """``(layer, value)`` of the highest layer (``layers`` lowest precedence first) that sets ``section.name`` to a
+    value other than None; None when no layer does."""
+    for where, data in reversed(list(layers.items())):
+        value = (data.get(section) or {}).get(name)
+        if value is not None:
+            return where, value
+    return None
+
+
 def check_architecture_kept(layers: dict[str, dict[str, Any]], checkpoint_config: dict[str, Any]) -> None:
     """A resumed run keeps its architecture: the layer that decides an :data:`ARCH_FIELDS` field may not change it.
 
@@ -91,17 +101,16 @@ def check_architecture_kept(layers: dict[str, dict[str, Any]], checkpoint_config
         ConfigError: Naming the deciding layer, the field, the new and the trained value.
     """
     for section, name in ARCH_FIELDS:
-        for where, data in reversed(list(layers.items())):
-            sec = data.get(section) or {}
-            if name not in sec or sec[name] is None:
-                continue
-            old = checkpoint_config.get(section, {}).get(name)
-            if not _same(sec[name], old):
-                raise ConfigError(
-                    f"{where} sets {section}.{name}={sec[name]!r} but the checkpoint was trained with {old!r}; "
-                    "a resumed run keeps its architecture"
-                )
-            break
+        decided = _deciding(layers, section, name)
+        if decided is None:
+            continue
+        where, new = decided
+        old = checkpoint_config.get(section, {}).get(name)
+        if not _same(new, old):
+            raise ConfigError(
+                f"{where} sets {section}.{name}={new!r} but the checkpoint was trained with {old!r}; "
+                "a resumed run keeps its architecture"
+            )
 
 
 def check_task_kept(layers: dict[str, dict[str, Any]], checkpoint_config: dict[str, Any]) -> None:
@@ -120,9 +129,9 @@ def check_task_kept(layers: dict[str, dict[str, Any]], checkpoint_config: dict[s
     from genpo.envs import parse_env_id
 
     old = (checkpoint_config.get("env") or {}).get("id")
-    decided = [(where, new) for where, data in layers.items() if (new := (data.get("env") or {}).get("id")) is not None]
-    if decided and old is not None:
-        where, new = decided[-1]
+    decided = _deciding(layers, "env", "id")
+    if decided is not None and old is not None:
+        where, new = decided
         if parse_env_id(new) == parse_env_id(old):
             return
         raise ConfigError(

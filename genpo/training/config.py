@@ -401,7 +401,9 @@ def _with_mapping_keys(name: str, section: Any, updates: dict[str, Any]) -> dict
     """``updates`` with each ``FIELD.KEY`` of a mapping field (``options.rtol``) set in a copy of that mapping,
     after the whole mapping if one is given too; a dotted key of any other field is left for the caller to refuse.
     """
-    mappings = {f.name for f in dataclasses.fields(section) if f.default_factory is dict}
+    from genpo.training.fields import mapping_fields
+
+    mappings = {dotted.split(".", 1)[1] for dotted in mapping_fields() if dotted.startswith(f"{name}.")}
     out = {k: v for k, v in updates.items() if "." not in k}
     for key, value in updates.items():
         head, dot, option = key.partition(".")
