@@ -1,18 +1,10 @@
 #!/usr/bin/env bash
-# Hopper-v5: Gaussian at a fixed 1e-5, normalizer updating vs frozen, two more seeds (4, 5). Worktree /work/frozen at bf5a603.
+# Hopper-v5: Gaussian at a fixed 1e-5, normalizer updating vs frozen, two more seeds (4, 5).
 set -euo pipefail
-cd /work/frozen
-. .venv/bin/activate
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MINARI_DATASETS_PATH=/work/results/hopper/minari
-OUT=/work/results/hopper
-log() { echo "$(date -u +%FT%TZ) $*" >> $OUT/COMMANDS.log; }
-T() { /usr/bin/time -f "%e s wall %U s user" "$@"; }
-P=$OUT/pretrain/genpo/Hopper-v5; GA=$(ls -d $P/*_gaussian | tail -1)
+. "$(dirname "$0")/common.sh"
+GA=$(pretrained gaussian)
 W="critic_warmup_iterations=5 schedule=fixed learning_rate=1e-5"
-CMD=(genpo ablate --env gym:Hopper-v5
-  --setting "gaussian-lr1e-5=model=gaussian init=$GA $W"
-  --setting "gaussian-lr1e-5-frozen=model=gaussian init=$GA $W freeze_obs_normalizer=true"
-  --seeds 4-5 --total-steps 50000 --episodes 10 --jobs 2 --out $OUT/gauss_seeds45)
-log "${CMD[*]}"
-T "${CMD[@]}" > $OUT/gauss_seeds45.log 2>&1 || log "ablate exit $?"
-log "done gaussian seeds 4-5"
+grid gauss_seeds45 --env gym:Hopper-v5 \
+  --setting "gaussian-lr1e-5=model=gaussian init=$GA $W" \
+  --setting "gaussian-lr1e-5-frozen=model=gaussian init=$GA $W freeze_obs_normalizer=true" \
+  --seeds 4-5 --total-steps 50000 --episodes 10 --jobs 2

@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # Hopper-v5: the fine-tuning study of docs/results.md rerun with a small fixed learning rate.
-# Worktree /work/frozen (own venv, editable install of the worktree) at commit bf5a603.
 set -euo pipefail
-cd /work/frozen
-. .venv/bin/activate
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MINARI_DATASETS_PATH=/work/results/hopper/minari
-OUT=/work/results/hopper
-log() { echo "$(date -u +%FT%TZ) $*" >> $OUT/COMMANDS.log; }
-T() { /usr/bin/time -f "%e s wall %U s user" "$@"; }
+. "$(dirname "$0")/common.sh"
 log "genpo train --env gym:Hopper-v5 --model gaussian --total-steps 1000000 --seed 1 --logdir $OUT --run-name expert"
 T genpo train --env gym:Hopper-v5 --model gaussian --total-steps 1000000 --seed 1 --logdir $OUT --run-name expert > $OUT/expert.log 2>&1
 R=$(ls -d $OUT/genpo/Hopper-v5/*_expert | tail -1)
@@ -19,13 +13,10 @@ log "genpo pretrain $PT --run-name fm --integrator euler"
 T genpo pretrain $PT --run-name fm --integrator euler > $OUT/pretrain_fm.log 2>&1
 log "genpo pretrain $PT --run-name gaussian --model gaussian"
 T genpo pretrain $PT --run-name gaussian --model gaussian > $OUT/pretrain_gaussian.log 2>&1
-P=$OUT/pretrain/genpo/Hopper-v5; FM=$(ls -d $P/*_fm | tail -1); GA=$(ls -d $P/*_gaussian | tail -1)
+FM=$(pretrained fm); GA=$(pretrained gaussian)
 W="critic_warmup_iterations=5 schedule=fixed learning_rate=1e-5"
-CMD=(genpo ablate --env gym:Hopper-v5
-  --setting "gaussian-lr1e-5=model=gaussian init=$GA $W"
-  --setting "chain-fixed-lr1e-5=integrator=gaussian-chain init=$FM $W"
-  --setting "euler-cfm-lr1e-5=integrator=euler likelihood=cfm init=$FM $W"
-  --seeds 1-3 --total-steps 50000 --episodes 10 --jobs 2 --out $OUT/finetune_lr)
-log "${CMD[*]}"
-T "${CMD[@]}" > $OUT/finetune_lr.log 2>&1 || log "ablate exit $?"
-log "done"
+grid finetune_lr --env gym:Hopper-v5 \
+  --setting "gaussian-lr1e-5=model=gaussian init=$GA $W" \
+  --setting "chain-fixed-lr1e-5=integrator=gaussian-chain init=$FM $W" \
+  --setting "euler-cfm-lr1e-5=integrator=euler likelihood=cfm init=$FM $W" \
+  --seeds 1-3 --total-steps 50000 --episodes 10 --jobs 2

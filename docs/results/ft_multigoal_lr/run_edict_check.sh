@@ -1,10 +1,6 @@
 #!/usr/bin/env bash
 set -euo pipefail
-cd /work/frozen2
-export PYTHONPATH=/work/frozen2
-G="/work/main/.venv/bin/python -m genpo"
-R=/work/results/freeze
-log() { echo "$(date -u +%FT%TZ) $*" >> $R/COMMANDS.log; }
+. "$(dirname "$0")/common.sh"
 log "pretrain edict-fm"
 $G pretrain --dataset $R/multigoal4-v0 --config docs/results/multigoal.yaml --epochs 200 --eval-episodes 16 --logdir $R/pretrain --seed 1 --run-name edict-fm --integrator edict --objective flow-matching > $R/pretrain_edict.log 2>&1
 P=$(ls -d $R/pretrain/genpo/MultiGoal/*_edict-fm | head -1)

@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# flow members' fine-tuning on MultiGoal: adaptive lr (section defaults) vs small fixed lr, from /work/frozen2 (328e8bd)
+# flow members' fine-tuning on MultiGoal: adaptive lr (section defaults) vs small fixed lr
 set -euo pipefail
-cd /work/frozen2
-export PYTHONPATH=/work/frozen2
-G="/work/main/.venv/bin/python -m genpo"
-R=/work/results/freeze
-log() { echo "$(date -u +%FT%TZ) $*" >> $R/COMMANDS.log; }
+. "$(dirname "$0")/common.sh"
 log "pretrain euler-fm"
 /usr/bin/time -v $G pretrain --dataset $R/multigoal4-v0 --config docs/results/multigoal.yaml --epochs 200 --eval-episodes 16 --logdir $R/pretrain --seed 1 --run-name euler-fm --integrator euler > $R/pretrain_fm.log 2>&1
 P=$(ls -d $R/pretrain/genpo/MultiGoal/*_euler-fm | head -1)

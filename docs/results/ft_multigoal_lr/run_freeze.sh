@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# freeze_obs_normalizer on MultiGoal NSF fine-tuning, from /work/frozen2 (commit 328e8bd)
+# freeze_obs_normalizer on MultiGoal NSF fine-tuning
 set -euo pipefail
-cd /work/frozen2
-export PYTHONPATH=/work/frozen2
-G="/work/main/.venv/bin/python -m genpo"
-R=/work/results/freeze
-log() { echo "$(date -u +%FT%TZ) $*" >> $R/COMMANDS.log; }
+. "$(dirname "$0")/common.sh"
 log "collect"; /usr/bin/time -v $G collect --checkpoint scripted:MultiGoal --episodes 500 --seed 0 --out $R/multigoal4-v0 > $R/collect.log 2>&1
 log "pretrain nsf"; /usr/bin/time -v $G pretrain --dataset $R/multigoal4-v0 --config docs/results/multigoal.yaml --epochs 200 --eval-episodes 16 --logdir $R/pretrain --seed 1 --run-name nsf --model nsf --set hidden=[128] > $R/pretrain.log 2>&1
 P=$(ls -d $R/pretrain/genpo/MultiGoal/*_nsf | head -1)

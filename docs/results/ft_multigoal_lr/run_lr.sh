@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# NSF fine-tuning with DPPO-style small fixed learning rates, from /work/frozen2 (commit 328e8bd)
+# NSF fine-tuning with DPPO-style small fixed learning rates
 set -euo pipefail
-cd /work/frozen2
-export PYTHONPATH=/work/frozen2
-G="/work/main/.venv/bin/python -m genpo"
-R=/work/results/freeze
-log() { echo "$(date -u +%FT%TZ) $*" >> $R/COMMANDS.log; }
+. "$(dirname "$0")/common.sh"
 P=$(ls -d $R/pretrain/genpo/MultiGoal/*_nsf | head -1)
 W=critic_warmup_iterations=5
 log "ablate fixed lr from $P"
