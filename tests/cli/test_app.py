@@ -119,3 +119,10 @@ def test_progress_and_messages_are_one_line_each_off_a_terminal(tmp_path):
     (folder,) = [s for s in lines if s.startswith("run folder: ")]
     assert str(logdir) in folder and len(folder) > 120
     assert len(lines) == 4 and lines[-1].startswith("done: 2 iterations"), lines  # nothing else, nothing split
+
+
+def test_a_dry_run_of_a_distributed_job_is_refused(tmp_path):
+    res = CliRunner().invoke(app, ["train", "--dry-run", "--nproc", "2", "--logdir", str(tmp_path / "logs")])
+    assert res.exit_code == 2, res.output
+    assert res.output == "error: --dry-run prints the configuration of one process; drop --nproc/--distributed\n"
+    assert not (tmp_path / "logs").exists()
